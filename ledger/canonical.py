@@ -1,0 +1,78 @@
+"""RFC 8785 JSON Canonicalization (JCS) for the values the ledger hashes and fingerprints."""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Any
+
+__all__ = ["canonical_bytes", "canonical_json"]
+
+
+def canonical_json(value: Any) -> str:
+    """Return the JCS text of ``value`` (objects sorted by UTF-16 code units, no whitespace)."""
+    parts: list[str] = []
+    _emit(value, parts)
+    return "".join(parts)
+
+
+def canonical_bytes(value: Any) -> bytes:
+    """Return the JCS form of ``value`` as UTF-8 bytes."""
+    return canonical_json(value).encode("utf-8")
+
+
+def _utf16_key(key: str) -> bytes:
+    return key.encode("utf-16-be")
+
+
+def _emit(value: Any, out: list[str]) -> None:
+    if value is None:
+        out.append("null")
+    elif value is True:
+        out.append("true")
+    elif value is False:
+        out.append("false")
+    elif isinstance(value, int):
+        out.append(str(value))
+    elif isinstance(value, float):
+        out.append(_number(value))
+    elif isinstance(value, str):
+        out.append(json.dumps(value, ensure_ascii=False))
+    elif isinstance(value, dict):
+        out.append("{")
+        for i, key in enumerate(sorted(value, key=_utf16_key)):
+            if not isinstance(key, str):
+                raise TypeError("JCS object keys must be strings")
+            if i:
+                out.append(",")
+            out.append(json.dumps(key, ensure_ascii=False))
+            out.append(":")
+            _emit(value[key], out)
+        out.append("}")
+    elif isinstance(value, list | tuple):
+        out.append("[")
+        for i, item in enumerate(value):
+            if i:
+                out.append(",")
+            _emit(item, out)
+        out.append("]")
+    else:
+        raise TypeError(f"JCS cannot encode a value of type {type(value).__name__}")
+
+
+def _number(value: float) -> str:
+    """Format a float as ECMAScript's Number.prototype.toString does (RFC 8785 section 3.2.2.3)."""
+    if math.isnan(value) or math.isinf(value):
+        raise ValueError("JCS cannot encode NaN or Infinity")
+    if value == 0:
+        return "0"
+    if value.is_integer() and abs(value) < 1e21:
+        return str(int(value))
+    text = repr(value)
+    if "e" not in text:
+        return text
+    mantissa, exponent = text.split("e")
+    exp = int(exponent)
+    if -7 < exp < 21:
+        return format(value, "f").rstrip("0").rstrip(".")
+    return f"{mantissa}e{'+' if exp > 0 else '-'}{abs(exp)}"

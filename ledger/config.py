@@ -1,0 +1,72 @@
+"""Typed settings read once from the environment in the composition root."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+
+__all__ = ["DEFAULT_DATABASE_URL", "Settings"]
+
+DEFAULT_DATABASE_URL = "sqlite:///./var/ledger.db"
+
+
+def _flag(text: str) -> bool:
+    return text.strip().lower() in {"1", "true", "yes", "y", "on"}
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Every setting of the ledger, each with its env name (metadata ``env``), default and description."""
+
+    database_url: str = field(
+        default=DEFAULT_DATABASE_URL,
+        metadata={"env": "LEDGER_DATABASE_URL", "doc": "postgresql://... or sqlite:///path"},
+    )
+    master_key_file: Path | None = field(
+        default=None,
+        metadata={
+            "env": "LEDGER_MASTER_KEY_FILE",
+            "doc": "file holding the base64 key-encryption key; unset: a development key in var/",
+        },
+    )
+    var_dir: Path = field(
+        default=Path("var"),
+        metadata={"env": "LEDGER_VAR_DIR", "doc": "folder for the embedded database and dev key"},
+    )
+    allow_clock_override: bool = field(
+        default=False,
+        metadata={"env": "LEDGER_ALLOW_CLOCK_OVERRIDE", "doc": "allow --clock (tests only)"},
+    )
+    batch_size: int = field(
+        default=500,
+        metadata={"env": "LEDGER_BATCH_SIZE", "doc": "events appended per database transaction"},
+    )
+    pg_pool_size: int = field(
+        default=2, metadata={"env": "LEDGER_PG_POOL_SIZE", "doc": "PostgreSQL pool connections"}
+    )
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        """Read every setting from ``environ`` (default ``os.environ``); unset ones keep defaults."""
+        env = os.environ if environ is None else environ
+        values: dict[str, object] = {}
+        for f in fields(cls):
+            raw = env.get(f.metadata["env"])
+            if raw is None or raw == "":
+                continue
+            if f.name in {"master_key_file", "var_dir"}:
+                values[f.name] = Path(raw)
+            elif f.name == "allow_clock_override":
+                values[f.name] = _flag(raw)
+            elif f.name in {"batch_size", "pg_pool_size"}:
+                values[f.name] = int(raw)
+            else:
+                values[f.name] = raw
+        return cls(**values)  # type: ignore[arg-type]
+
+    @staticmethod
+    def describe() -> list[tuple[str, str, str]]:
+        """Return ``(env name, default, description)`` for every setting (used by ``--help``)."""
+        return [(f.metadata["env"], str(f.default), f.metadata["doc"]) for f in fields(Settings)]

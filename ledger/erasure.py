@@ -1,0 +1,152 @@
+"""Erasure execution (spec 5.1): destroy data keys unless a legal hold covers them; never edit events."""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Any
+
+from ledger.keystore import FINGERPRINT_CATEGORY
+
+if TYPE_CHECKING:
+    from ledger.writer import BatchWriter
+
+__all__ = ["execute", "release"]
+
+ALL = "*"
+
+
+def _active_holds(w: BatchWriter, subjects: list[str]) -> list[tuple[str, list[str]]]:
+    rows = w.cur.execute(
+        "SELECT hold_id, categories FROM {t:ledger_holds} WHERE active = 1 AND subject_id IN "
+        f"{w.cur.dialect.in_list(len(subjects))} ORDER BY hold_id",
+        subjects,
+    ).all()
+    return [(str(r["hold_id"]), list(json.loads(r["categories"]))) for r in rows]
+
+
+def _holds_covering(holds: list[tuple[str, list[str]]], category: str) -> list[str]:
+    return [hid for hid, cats in holds if ALL in cats or category in cats]
+
+
+def execute(w: BatchWriter, erased: dict[str, Any]) -> None:
+    """Run one ``DataErased``: shred each (subject, category) not under hold; defer the rest."""
+    subject = erased["subject_id"]
+    payload = erased["payload"]
+    event_id = erased["event_id"]
+    subjects = w.merged_set(subject)
+    holds = _active_holds(w, subjects)
+    full = payload["categories"] == [ALL]
+    held_categories: set[str] = set()
+    blocking: set[str] = set()
+    for s in subjects:
+        categories = w.ring.categories(s) if full else list(payload["categories"])
+        for category in categories:
+            covering = _holds_covering(holds, category)
+            if covering:
+                held_categories.add(category)
+                blocking.update(covering)
+                _defer(w, event_id, s, category)
+            else:
+                _shred(
+                    w,
+                    s,
+                    category,
+                    erased["occurred_at"],
+                    cause=f"{event_id}|{s}|{category}",
+                    correlation_id=event_id,
+                )
+    if full:
+        for s in subjects:
+            if held_categories:
+                _defer(w, event_id, s, FINGERPRINT_CATEGORY)
+            else:
+                w.ring.shred(s, FINGERPRINT_CATEGORY)
+    if held_categories:
+        w.system_event(
+            "ErasureDeferred",
+            subject,
+            erased["occurred_at"],
+            {
+                "categories": sorted(held_categories),
+                "hold_ids": sorted(blocking),
+                "ref_event_id": event_id,
+            },
+            cause=f"{event_id}|deferred",
+            correlation_id=event_id,
+        )
+
+
+def _defer(w: BatchWriter, erasure_event_id: str, subject: str, category: str) -> None:
+    w.cur.execute(
+        "INSERT INTO {t:ledger_deferred} (erasure_event_id, subject_id, category, done) "
+        "VALUES (?, ?, ?, 0) ON CONFLICT DO NOTHING",
+        (erasure_event_id, subject, category),
+    )
+
+
+def _shred(
+    w: BatchWriter,
+    subject: str,
+    category: str,
+    occurred_at: str,
+    *,
+    cause: str,
+    correlation_id: str,
+) -> None:
+    versions = w.ring.shred(subject, category)
+    if versions:
+        w.system_event(
+            "KeyShredded",
+            subject,
+            occurred_at,
+            {"category": category, "key_versions": versions},
+            cause=cause,
+            correlation_id=correlation_id,
+        )
+
+
+def release(w: BatchWriter, released: dict[str, Any]) -> None:
+    """On ``LegalHoldReleased``, re-run every deferred erasure no other active hold still blocks."""
+    hold_id = released["payload"]["hold_id"]
+    w.cur.execute("UPDATE {t:ledger_holds} SET active = 0 WHERE hold_id = ?", (hold_id,))
+    pending = w.cur.execute(
+        "SELECT erasure_event_id, subject_id, category FROM {t:ledger_deferred} WHERE done = 0 "
+        "ORDER BY erasure_event_id, subject_id, category"
+    ).all()
+    for row in pending:
+        subject, category = str(row["subject_id"]), str(row["category"])
+        if category == FINGERPRINT_CATEGORY:
+            continue
+        holds = _active_holds(w, w.merged_set(w.resolve_subject(subject)))
+        if _holds_covering(holds, category):
+            continue
+        _shred(
+            w,
+            subject,
+            category,
+            released["occurred_at"],
+            cause=f"{released['event_id']}|{subject}|{category}",
+            correlation_id=str(row["erasure_event_id"]),
+        )
+        _mark_done(w, str(row["erasure_event_id"]), subject, category)
+    # A deferred full erasure destroys the fingerprint key once none of its categories is pending.
+    for row in pending:
+        if row["category"] != FINGERPRINT_CATEGORY:
+            continue
+        erasure_id, subject = str(row["erasure_event_id"]), str(row["subject_id"])
+        left = w.cur.execute(
+            "SELECT COUNT(*) AS n FROM {t:ledger_deferred} WHERE erasure_event_id = ? AND done = 0 "
+            "AND category <> ?",
+            (erasure_id, FINGERPRINT_CATEGORY),
+        ).scalar()
+        if int(left) == 0:
+            w.ring.shred(subject, FINGERPRINT_CATEGORY)
+            _mark_done(w, erasure_id, subject, FINGERPRINT_CATEGORY)
+
+
+def _mark_done(w: BatchWriter, erasure_event_id: str, subject: str, category: str) -> None:
+    w.cur.execute(
+        "UPDATE {t:ledger_deferred} SET done = 1 WHERE erasure_event_id = ? AND subject_id = ? "
+        "AND category = ?",
+        (erasure_event_id, subject, category),
+    )

@@ -1,0 +1,198 @@
+"""Data keys per (subject, category, key version), wrapped by the master key; shredding destroys them."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+from ledger.crypto import KeyWrapper, new_data_key
+from ledger.storage.dialect import SqlCursor
+
+__all__ = ["FINGERPRINT_CATEGORY", "KeyRing", "KeyStore", "format_kid", "parse_kid"]
+
+# The per-subject HMAC key for duplicate detection (spec 3.5 point 3) lives beside the data keys.
+FINGERPRINT_CATEGORY = "@fingerprint"
+
+
+def format_kid(subject_id: str, category: str, version: int) -> str:
+    """The key id stored in clear beside each ciphertext."""
+    return f"{subject_id}/{category}/v{version}"
+
+
+def parse_kid(kid: str) -> tuple[str, str, int]:
+    """Split a key id into subject, category and version."""
+    subject_id, category, version = kid.split("/")
+    return subject_id, category, int(version.removeprefix("v"))
+
+
+class KeyStore:
+    """Process-wide: the master key wrapper and a cache of unwrapped data keys."""
+
+    def __init__(self, wrapper: KeyWrapper) -> None:
+        self.wrapper = wrapper
+        self._unwrapped: dict[str, bytes] = {}
+
+    def unwrap(self, kid: str, wrapped: bytes) -> bytes:
+        """Unwrap (and cache) a data key."""
+        key = self._unwrapped.get(kid)
+        if key is None:
+            key = self.wrapper.unwrap(bytes(wrapped), kid)
+            self._unwrapped[kid] = key
+        return key
+
+    def forget(self, kids: Iterable[str]) -> None:
+        """Drop shredded keys from the in-memory cache (spec 3.3: caches invalidated on shred)."""
+        for kid in kids:
+            self._unwrapped.pop(kid, None)
+
+    def ring(self, cur: SqlCursor, now: str) -> KeyRing:
+        """A key ring bound to one transaction."""
+        return KeyRing(self, cur, now)
+
+    def lookup(self, cur: SqlCursor, kid: str) -> bytes | None:
+        """The live data key of ``kid`` read from the database, or None if destroyed or unknown."""
+        subject_id, category, version = parse_kid(kid)
+        row = cur.execute(
+            "SELECT wrapped FROM {t:ledger_keys} WHERE subject_id = ? AND category = ? "
+            "AND key_version = ?",
+            (subject_id, category, version),
+        ).one()
+        if row is None or row["wrapped"] is None:
+            self._unwrapped.pop(kid, None)
+            return None
+        return self.unwrap(kid, row["wrapped"])
+
+
+@dataclass
+class _Versions:
+    live: dict[int, bytes | None] = field(
+        default_factory=dict
+    )  # version -> wrapped (None = shredded)
+
+
+class KeyRing:
+    """The keys of the subjects one write transaction touches, loaded once and kept in step."""
+
+    def __init__(self, store: KeyStore, cur: SqlCursor, now: str) -> None:
+        self.store = store
+        self.cur = cur
+        self.now = now
+        self._rows: dict[tuple[str, str], _Versions] = {}
+        self._loaded: set[str] = set()
+        self._aead: dict[str, AESGCM] = {}
+        self._raw: dict[str, bytes] = {}
+        self.shredded_kids: list[str] = []
+
+    def prefetch(self, subjects: Iterable[str]) -> None:
+        """Load the key rows of ``subjects`` in one query."""
+        todo = sorted({s for s in subjects if s not in self._loaded})
+        for start in range(0, len(todo), 500):
+            chunk = todo[start : start + 500]
+            rows = self.cur.execute(
+                "SELECT subject_id, category, key_version, wrapped FROM {t:ledger_keys} "
+                f"WHERE subject_id IN {self.cur.dialect.in_list(len(chunk))}",
+                chunk,
+            ).all()
+            for r in rows:
+                v = self._rows.setdefault((r["subject_id"], r["category"]), _Versions())
+                v.live[int(r["key_version"])] = (
+                    None if r["wrapped"] is None else bytes(r["wrapped"])
+                )
+            self._loaded.update(chunk)
+
+    def _versions(self, subject_id: str, category: str) -> _Versions:
+        self.prefetch([subject_id])
+        return self._rows.setdefault((subject_id, category), _Versions())
+
+    def encryption_key(self, subject_id: str, category: str) -> tuple[str, AESGCM]:
+        """The current key of (subject, category); a new version if none is live (re-collection)."""
+        versions = self._versions(subject_id, category)
+        if versions.live:
+            latest = max(versions.live)
+            wrapped = versions.live[latest]
+            if wrapped is not None:
+                kid = format_kid(subject_id, category, latest)
+                return kid, self._aead_for(kid, wrapped)
+            version = latest + 1
+        else:
+            version = 1
+        kid = format_kid(subject_id, category, version)
+        key = new_data_key()
+        wrapped = self.store.wrapper.wrap(key, kid)
+        self.cur.execute(
+            "INSERT INTO {t:ledger_keys} (subject_id, category, key_version, wrapped, created_at) "
+            "VALUES (?, ?, ?, ?, ?)",
+            (subject_id, category, version, wrapped, self.now),
+        )
+        versions.live[version] = wrapped
+        # Not into the process cache: the transaction may still roll back.
+        self._raw[kid] = key
+        return kid, self._aead_for(kid, wrapped)
+
+    def _aead_for(self, kid: str, wrapped: bytes) -> AESGCM:
+        aead = self._aead.get(kid)
+        if aead is None:
+            aead = AESGCM(self._key_bytes(kid, wrapped))
+            self._aead[kid] = aead
+        return aead
+
+    def _key_bytes(self, kid: str, wrapped: bytes) -> bytes:
+        key = self._raw.get(kid)
+        if key is None:
+            key = self.store.unwrap(kid, wrapped)
+            self._raw[kid] = key
+        return key
+
+    def secret(self, subject_id: str, category: str) -> tuple[str, bytes]:
+        """The raw bytes of the current key of (subject, category), created if needed (for HMAC)."""
+        kid, _ = self.encryption_key(subject_id, category)
+        return kid, self._raw[kid]
+
+    def secret_of(self, kid: str) -> bytes | None:
+        """The raw bytes of the key ``kid`` if it still exists."""
+        subject_id, category, version = parse_kid(kid)
+        wrapped = self._versions(subject_id, category).live.get(version)
+        return None if wrapped is None else self._key_bytes(kid, wrapped)
+
+    def decryption_key(self, kid: str) -> AESGCM | None:
+        """The key of ``kid`` if it still exists."""
+        subject_id, category, version = parse_kid(kid)
+        wrapped = self._versions(subject_id, category).live.get(version)
+        return None if wrapped is None else self._aead_for(kid, wrapped)
+
+    def is_live(self, kid: str) -> bool:
+        """True while the key of ``kid`` has not been destroyed."""
+        subject_id, category, version = parse_kid(kid)
+        return self._versions(subject_id, category).live.get(version) is not None
+
+    def categories(self, subject_id: str) -> list[str]:
+        """Data categories (not the fingerprint key) with at least one live key for the subject."""
+        self.prefetch([subject_id])
+        return sorted(
+            cat
+            for (subj, cat), v in self._rows.items()
+            if subj == subject_id
+            and cat != FINGERPRINT_CATEGORY
+            and any(w is not None for w in v.live.values())
+        )
+
+    def shred(self, subject_id: str, category: str) -> list[int]:
+        """Destroy every live version of the (subject, category) key; returns the versions destroyed."""
+        versions = self._versions(subject_id, category)
+        destroyed = sorted(v for v, w in versions.live.items() if w is not None)
+        if not destroyed:
+            return []
+        self.cur.execute(
+            "UPDATE {t:ledger_keys} SET wrapped = NULL, shredded_at = ? "
+            "WHERE subject_id = ? AND category = ? AND wrapped IS NOT NULL",
+            (self.now, subject_id, category),
+        )
+        for v in destroyed:
+            versions.live[v] = None
+            kid = format_kid(subject_id, category, v)
+            self._aead.pop(kid, None)
+            self._raw.pop(kid, None)
+            self.shredded_kids.append(kid)
+        return destroyed

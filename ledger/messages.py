@@ -1,0 +1,74 @@
+"""What the append path takes in (messages from a file or a Kafka partition) and what it reports."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from ledger.errors import EventRejected
+
+__all__ = ["BatchResult", "DeadLetter", "Message"]
+
+
+@dataclass(frozen=True)
+class Message:
+    """One incoming message: its decoded JSON form (or the decode error) and where it came from."""
+
+    topic: str
+    partition: int | None
+    offset: int | None
+    event: dict[str, Any] | None = None
+    error: EventRejected | None = None
+    raw: bytes | None = None
+
+
+@dataclass(frozen=True)
+class DeadLetter:
+    """A rejected message as the dead-letter table keeps it: codes and ids, never values."""
+
+    dlq_id: str
+    topic: str
+    partition: int | None
+    offset: int | None
+    event_id: str | None
+    event_type: str | None
+    error_code: str
+    error_path: str
+    error_message: str
+
+
+@dataclass
+class BatchResult:
+    """Counts of one appended batch (spec 3.5 point 5 conservation: consumed = the sum of the rest)."""
+
+    consumed: int = 0
+    stored: int = 0
+    duplicates: int = 0
+    dead_lettered: int = 0
+    system_events: int = 0
+    dead_letters: list[DeadLetter] = field(default_factory=list)
+    first_seq: int | None = None
+    last_seq: int | None = None
+
+    def add(self, other: BatchResult) -> None:
+        """Accumulate another batch's counts into this one."""
+        self.consumed += other.consumed
+        self.stored += other.stored
+        self.duplicates += other.duplicates
+        self.dead_lettered += other.dead_lettered
+        self.system_events += other.system_events
+        self.dead_letters.extend(other.dead_letters)
+        if other.first_seq is not None and self.first_seq is None:
+            self.first_seq = other.first_seq
+        if other.last_seq is not None:
+            self.last_seq = other.last_seq
+
+    def summary(self) -> dict[str, int]:
+        """The counts as a JSON-able dict."""
+        return {
+            "consumed": self.consumed,
+            "stored": self.stored,
+            "duplicates": self.duplicates,
+            "rejected": self.dead_lettered,
+            "system_events": self.system_events,
+        }

@@ -1,0 +1,80 @@
+"""Read side of the store: a subject's events in order, personal fields decrypted or redacted."""
+
+from __future__ import annotations
+
+import copy
+import json
+from typing import Any
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+from ledger.crypto import decrypt_value
+from ledger.domain.catalogue import EVENT_TYPES, iter_personal_fields
+from ledger.keystore import KeyStore
+from ledger.storage.dialect import SqlCursor
+from ledger.storage.store import LedgerStore
+from ledger.writer import personal_aad
+
+__all__ = ["ERASED", "decrypt_record", "list_subject_events"]
+
+ERASED = "erased"
+
+
+def list_subject_events(store: LedgerStore, keys: KeyStore, subject_id: str) -> list[dict[str, Any]]:
+    """Every stored event whose envelope names ``subject_id``, in ``seq`` order, decrypted."""
+    out: list[dict[str, Any]] = []
+    with store.read() as cur:
+        rows = cur.execute(
+            "SELECT c.seq, c.hash, e.state FROM {t:ledger_chain} c "
+            f"JOIN {store.events_table} e ON e.{store.notification_column} = c.notification_id "
+            "WHERE c.subject_id = ? ORDER BY c.seq",
+            (subject_id,),
+        ).all()
+        memo: dict[str, AESGCM | None] = {}
+        for row in rows:
+            record = json.loads(bytes(row["state"]))["record"]
+            event = decrypt_record(cur, keys, record, memo)
+            out.append({"seq": int(row["seq"]), "hash": row["hash"], **event})
+    return out
+
+
+def decrypt_record(
+    cur: SqlCursor,
+    keys: KeyStore,
+    record: dict[str, Any],
+    memo: dict[str, AESGCM | None] | None = None,
+) -> dict[str, Any]:
+    """A copy of a stored record with each personal field decrypted, or redacted once its key is gone."""
+    if record.get("event_type") not in EVENT_TYPES:
+        return dict(record)
+    memo = {} if memo is None else memo
+    fields = list(iter_personal_fields(record["event_type"], record["payload"]))
+    if not fields:
+        return dict(record)
+    out = dict(record)
+    payload = copy.deepcopy(record["payload"])
+    for path, category in fields:
+        node: Any = payload
+        for step in path[:-1]:
+            node = node[step]
+        envelope = node[path[-1]]
+        if not (isinstance(envelope, dict) and "enc" in envelope and "kid" in envelope):
+            continue
+        kid = str(envelope["kid"])
+        if kid not in memo:
+            secret = keys.lookup(cur, kid)
+            memo[kid] = None if secret is None else AESGCM(secret)
+        aead = memo[kid]
+        pointer = "/payload/" + "/".join(str(p) for p in path)
+        if aead is None:
+            node[path[-1]] = {"redacted": ERASED, "category": envelope.get("cat", category)}
+            continue
+        try:
+            node[path[-1]] = decrypt_value(
+                aead, envelope["enc"], personal_aad(record["event_id"], pointer, kid)
+            )
+        except InvalidTag:
+            node[path[-1]] = {"redacted": "unreadable", "category": envelope.get("cat", category)}
+    out["payload"] = payload
+    return out

@@ -1,0 +1,1 @@
+"""Storage: the eventsourcing recorders plus the ledger's own tables, on SQLite or PostgreSQL."""

@@ -1,0 +1,100 @@
+"""The small differences between SQLite and PostgreSQL SQL that the ledger's own tables need."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+__all__ = ["Cursor", "Dialect", "SqlCursor"]
+
+
+class Cursor(Protocol):
+    """The DB-API cursor subset used by the ledger (sqlite3 via eventsourcing, or psycopg)."""
+
+    def execute(self, query: Any, params: Any = ..., /) -> Any: ...
+
+    def executemany(self, query: Any, params_seq: Any, /) -> Any: ...
+
+    def fetchall(self) -> Any: ...
+
+    def fetchone(self) -> Any: ...
+
+
+@dataclass(frozen=True)
+class Dialect:
+    """How to spell placeholders, table names and column types on one backend."""
+
+    name: str  # "sqlite" | "postgres"
+    schema: str | None = None
+
+    @property
+    def is_postgres(self) -> bool:
+        """True on PostgreSQL."""
+        return self.name == "postgres"
+
+    def table(self, name: str) -> str:
+        """Qualified table name (PostgreSQL schema-qualified, quoted)."""
+        if self.is_postgres and self.schema:
+            return f'"{self.schema}"."{name}"'
+        return name
+
+    def sql(self, text: str) -> str:
+        """Rewrite ``?`` placeholders and ``{t:name}`` table references for this backend."""
+        out = text
+        while "{t:" in out:
+            start = out.index("{t:")
+            end = out.index("}", start)
+            out = out[:start] + self.table(out[start + 3 : end]) + out[end + 1 :]
+        if self.is_postgres:
+            out = out.replace("?", "%s")
+        return out
+
+    @property
+    def blob(self) -> str:
+        """The binary column type."""
+        return "BYTEA" if self.is_postgres else "BLOB"
+
+    @property
+    def bigint(self) -> str:
+        """The 64-bit integer column type."""
+        return "BIGINT" if self.is_postgres else "INTEGER"
+
+    def in_list(self, n: int) -> str:
+        """Placeholders for an ``IN (...)`` list of ``n`` values."""
+        return "(" + ",".join("?" * n) + ")" if n else "(NULL)"
+
+
+class SqlCursor:
+    """A cursor plus its dialect: ``execute`` takes SQLite-style SQL with ``{t:table}`` names."""
+
+    def __init__(self, cursor: Cursor, dialect: Dialect) -> None:
+        self.raw = cursor
+        self.dialect = dialect
+
+    def execute(self, text: str, params: Sequence[Any] = ()) -> SqlCursor:
+        """Run one statement."""
+        self.raw.execute(self.dialect.sql(text), tuple(params))
+        return self
+
+    def executemany(self, text: str, rows: Iterable[Sequence[Any]]) -> None:
+        """Run one statement for many parameter rows."""
+        rows = [tuple(r) for r in rows]
+        if rows:
+            self.raw.executemany(self.dialect.sql(text), rows)
+
+    def all(self) -> list[dict[str, Any]]:
+        """Fetch every row as a dict."""
+        return [dict(r) for r in self.raw.fetchall()]
+
+    def one(self) -> dict[str, Any] | None:
+        """Fetch one row as a dict, or None."""
+        row = self.raw.fetchone()
+        return None if row is None else dict(row)
+
+    def scalar(self) -> Any:
+        """Fetch the first column of the first row, or None."""
+        row = self.raw.fetchone()
+        if row is None:
+            return None
+        return next(iter(dict(row).values()))

@@ -1,0 +1,172 @@
+"""The ledger's store: eventsourcing's application recorder plus the ledger tables, one transaction."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, unquote, urlparse
+
+from eventsourcing.application import Application
+from eventsourcing.persistence import StoredEvent
+
+from ledger.errors import LedgerError
+from ledger.events import LedgerEvent
+from ledger.storage.dialect import Dialect, SqlCursor
+from ledger.storage.tables import create_statements
+
+__all__ = ["ConfigurationError", "LedgerApplication", "LedgerStore", "persistence_env"]
+
+
+class ConfigurationError(LedgerError):
+    """The ledger is configured in a way it cannot run with."""
+
+
+class LedgerApplication(Application[Any]):
+    """The eventsourcing application that owns the event table (``Ledger``)."""
+
+    name = "Ledger"
+
+
+def persistence_env(database_url: str, *, pool_size: int = 2) -> tuple[dict[str, str], Dialect]:
+    """Translate ``LEDGER_DATABASE_URL`` into eventsourcing's environment and our SQL dialect.
+
+    Never falls back to eventsourcing's in-memory store: an unknown scheme is an error.
+    """
+    url = urlparse(database_url)
+    if url.scheme == "sqlite":
+        raw = unquote(database_url[len("sqlite://") :])
+        path = raw[1:] if raw.startswith("/./") else raw
+        if not path or path == "/":
+            raise ConfigurationError("sqlite URL needs a file path, e.g. sqlite:///./var/ledger.db")
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        env = {
+            "PERSISTENCE_MODULE": "eventsourcing.sqlite",
+            "SQLITE_DBNAME": path,
+            "SQLITE_LOCK_TIMEOUT": "30",
+        }
+        return env, Dialect("sqlite")
+    if url.scheme in {"postgresql", "postgres"}:
+        query = parse_qs(url.query)
+        schema = query.get("schema", ["public"])[0]
+        env = {
+            "PERSISTENCE_MODULE": "eventsourcing.postgres",
+            "POSTGRES_DBNAME": (url.path or "/").lstrip("/") or "postgres",
+            "POSTGRES_HOST": url.hostname or "127.0.0.1",
+            "POSTGRES_PORT": str(url.port or 5432),
+            "POSTGRES_USER": unquote(url.username or ""),
+            "POSTGRES_PASSWORD": unquote(url.password or ""),
+            "POSTGRES_SCHEMA": schema,
+            "POSTGRES_POOL_SIZE": str(pool_size),
+            "POSTGRES_MAX_OVERFLOW": str(pool_size * 2),
+            "POSTGRES_LOCK_TIMEOUT": "30",
+            "POSTGRES_IDLE_IN_TRANSACTION_SESSION_TIMEOUT": "120",
+            "POSTGRES_PRE_PING": "y",
+        }
+        return env, Dialect("postgres", schema)
+    raise ConfigurationError(
+        "LEDGER_DATABASE_URL must start with sqlite:/// or postgresql:// (the ledger never runs on "
+        "an in-memory store)"
+    )
+
+
+def _ensure_pg_schema(env: dict[str, str]) -> None:
+    if env["POSTGRES_SCHEMA"] == "public":
+        return
+    import psycopg
+    from psycopg import sql
+
+    with psycopg.connect(
+        host=env["POSTGRES_HOST"],
+        port=int(env["POSTGRES_PORT"]),
+        dbname=env["POSTGRES_DBNAME"],
+        user=env["POSTGRES_USER"],
+        password=env["POSTGRES_PASSWORD"],
+        autocommit=True,
+    ) as conn:
+        conn.execute(
+            sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(env["POSTGRES_SCHEMA"]))
+        )
+
+
+class LedgerStore:
+    """Opens the event store and the ledger tables, and runs write transactions over both."""
+
+    def __init__(self, database_url: str, *, pool_size: int = 2) -> None:
+        env, self.dialect = persistence_env(database_url, pool_size=pool_size)
+        if self.dialect.is_postgres:
+            _ensure_pg_schema(env)
+        self.app = LedgerApplication(env=env)
+        self.recorder: Any = self.app.recorder
+        self.datastore: Any = self.recorder.datastore
+        with self.write(lock=False) as cur:
+            for statement in create_statements(self.dialect):
+                cur.execute(statement)
+            cur.execute(
+                "INSERT INTO {t:ledger_meta} (k, v) VALUES ('writer', '0') ON CONFLICT DO NOTHING"
+            )
+
+    @property
+    def events_table(self) -> str:
+        """The eventsourcing event table, qualified."""
+        if self.dialect.is_postgres:
+            return self.dialect.table(self.recorder.events_table_name)
+        return str(self.recorder.events_table_name)
+
+    @property
+    def notification_column(self) -> str:
+        """The column of the event table that holds the notification id."""
+        return "notification_id" if self.dialect.is_postgres else "rowid"
+
+    @contextlib.contextmanager
+    def write(self, *, lock: bool = True) -> Iterator[SqlCursor]:
+        """One write transaction; with ``lock`` it first takes the single-writer lock.
+
+        The lock serializes appends so the chain's ``seq`` is gap-free and commit order is append order:
+        on PostgreSQL eventsourcing's EXCLUSIVE lock on the event table, on SQLite the RESERVED lock
+        taken by a first write (a deferred BEGIN that read first could deadlock two writers).
+        """
+        with self.datastore.transaction(commit=True) as raw:
+            cur = SqlCursor(raw, self.dialect)
+            if lock:
+                if self.dialect.is_postgres:
+                    self.recorder._lock_table(raw)
+                else:
+                    cur.execute("UPDATE {t:ledger_meta} SET v = v WHERE k = 'writer'")
+            yield cur
+
+    @contextlib.contextmanager
+    def read(self) -> Iterator[SqlCursor]:
+        """A read-only transaction (a consistent snapshot on PostgreSQL)."""
+        with self.datastore.transaction(commit=False) as raw:
+            yield SqlCursor(raw, self.dialect)
+
+    def insert_events(self, cur: SqlCursor, events: Sequence[LedgerEvent]) -> list[int]:
+        """Append stored events through eventsourcing's recorder; returns their notification ids."""
+        stored: list[StoredEvent] = [self.app.mapper.to_stored_event(e) for e in events]
+        if not stored:
+            return []
+        if self.dialect.is_postgres:
+            self.recorder._insert_stored_events(cur.raw, stored)
+            ids = self.recorder._fetch_ids_after_insert_events(cur.raw, stored)
+        else:
+            ids = self.recorder._insert_events(cur.raw, stored)
+        return [int(i) for i in ids]
+
+    def to_event(self, topic: str, state: bytes, originator_id: Any, version: int) -> LedgerEvent:
+        """Rebuild a stored event from its row."""
+        ev = self.app.mapper.to_domain_event(
+            StoredEvent(
+                originator_id=originator_id,
+                originator_version=version,
+                topic=topic,
+                state=bytes(state),
+            )
+        )
+        assert isinstance(ev, LedgerEvent)
+        return ev
+
+    def close(self) -> None:
+        """Close the pools."""
+        self.app.close()

@@ -1,0 +1,490 @@
+"""One append transaction: dedup, ledger-state checks, encryption, streams, chain and side indexes.
+
+A :class:`BatchWriter` lives inside one write transaction that holds the single-writer lock. Everything a
+batch changes (events, chain rows, dedup rows, keys, dead letters, counters, indexes, and later the
+Kafka offsets) commits together or not at all, so a crash mid-batch neither loses nor duplicates.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import hmac
+import json
+import uuid
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+from uuid import UUID
+
+from ledger.canonical import canonical_bytes
+from ledger.chain import GENESIS_HASH, record_hash
+from ledger.crypto import encrypt_value
+from ledger.domain.catalogue import EVENT_TYPES, StreamKind, iter_personal_fields
+from ledger.domain.codes import CodeLists
+from ledger.domain.validation import check_against_ledger, validate_event
+from ledger.errors import ErrorCode, EventRejected
+from ledger.events import LedgerEvent, event_class, stream_id
+from ledger.keystore import FINGERPRINT_CATEGORY, KeyStore
+from ledger.messages import BatchResult, DeadLetter, Message
+from ledger.storage.dialect import SqlCursor
+from ledger.storage.store import LedgerStore
+
+__all__ = ["LEDGER_SUBJECT", "BatchWriter", "format_instant", "personal_aad"]
+
+# Pseudo-subject that owns the keys of subject-less events (alert handling) and of dead letters.
+LEDGER_SUBJECT = "00000000-0000-0000-0000-000000000000"
+DEAD_LETTER_CATEGORY = "@dead_letters"
+
+_CANONICAL_UUID_LEN = 36
+
+
+def format_instant(when: datetime) -> str:
+    """RFC 3339 UTC text with microseconds, as the ledger writes ``recorded_at``."""
+    return when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def personal_aad(event_id: str, pointer: str, kid: str) -> bytes:
+    """Associated data binding a ciphertext to its event, field and key (no swapping between them)."""
+    return f"{event_id}|{pointer}|{kid}".encode()
+
+
+def _pointer(path: Sequence[str | int]) -> str:
+    return "/payload/" + "/".join(str(p) for p in path)
+
+
+def _set_path(node: Any, path: Sequence[str | int], value: Any) -> None:
+    for step in path[:-1]:
+        node = node[step]
+    node[path[-1]] = value
+
+
+def _get_path(node: Any, path: Sequence[str | int]) -> Any:
+    for step in path:
+        node = node[step]
+    return node
+
+
+def _safe_event_id(event: dict[str, Any] | None) -> str | None:
+    value = event.get("event_id") if isinstance(event, dict) else None
+    if isinstance(value, str) and len(value) == _CANONICAL_UUID_LEN:
+        try:
+            if str(UUID(value)) == value:
+                return value
+        except ValueError:
+            return None
+    return None
+
+
+def _safe_event_type(event: dict[str, Any] | None) -> str | None:
+    value = event.get("event_type") if isinstance(event, dict) else None
+    return value if isinstance(value, str) and value in EVENT_TYPES else None
+
+
+class BatchWriter:
+    """Applies one batch of messages inside an open, locked write transaction."""
+
+    def __init__(
+        self,
+        store: LedgerStore,
+        keys: KeyStore,
+        codes: CodeLists,
+        cur: SqlCursor,
+        recorded_at: datetime,
+    ) -> None:
+        self.store = store
+        self.keys = keys
+        self.codes = codes
+        self.cur = cur
+        self.recorded_at = recorded_at
+        self.recorded_at_text = format_instant(recorded_at)
+        self.ring = keys.ring(cur, self.recorded_at_text)
+        self.result = BatchResult()
+        self._pending: list[LedgerEvent] = []
+        self._dedup: dict[str, tuple[str, str]] = {}  # event_id -> (fp_kid, fingerprint), known
+        self._new_dedup: dict[str, tuple[str, str]] = {}
+        self._versions: dict[UUID, int] = {}
+        self._dead: list[list[Any]] = []
+        self._resolve_memo: dict[str, str] = {}
+
+    # -- the batch ---------------------------------------------------------------------------
+
+    def apply(
+        self, messages: Sequence[Message], outcomes: Sequence[dict[str, Any] | EventRejected]
+    ) -> None:
+        """Process the messages in order; ``outcomes`` holds each one's normalised event or error."""
+        self._prefetch([o for o in outcomes if not isinstance(o, EventRejected)])
+        for msg, outcome in zip(messages, outcomes, strict=True):
+            self.result.consumed += 1
+            if isinstance(outcome, EventRejected):
+                self.dead_letter(msg, outcome)
+                continue
+            self._process(msg, outcome)
+        self._flush()
+
+    def _prefetch(self, events: Sequence[dict[str, Any]]) -> None:
+        ids = [e["event_id"] for e in events]
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            for row in self.cur.execute(
+                "SELECT event_id, fp_kid, fingerprint FROM {t:ledger_dedup} "
+                f"WHERE event_id IN {self.cur.dialect.in_list(len(chunk))}",
+                chunk,
+            ).all():
+                self._dedup[row["event_id"]] = (row["fp_kid"], row["fingerprint"])
+        subjects = {e["subject_id"] for e in events if e.get("subject_id")}
+        self.ring.prefetch([*subjects, LEDGER_SUBJECT])
+        self._prefetch_versions(events)
+
+    def _prefetch_versions(self, events: Sequence[dict[str, Any]]) -> None:
+        sids = sorted({self._stream_of(e) for e in events}, key=str)
+        pg = self.cur.dialect.is_postgres
+        for start in range(0, len(sids), 500):
+            chunk = sids[start : start + 500]
+            params: list[Any] = [s if pg else s.hex for s in chunk]
+            rows = self.cur.execute(
+                "SELECT originator_id AS sid, MAX(originator_version) AS v "
+                f"FROM {self.store.events_table} "
+                f"WHERE originator_id IN {self.cur.dialect.in_list(len(chunk))} "
+                "GROUP BY originator_id",
+                params,
+            ).all()
+            for r in rows:
+                sid = r["sid"] if isinstance(r["sid"], UUID) else UUID(str(r["sid"]))
+                self._versions[sid] = int(r["v"])
+            for s in chunk:
+                self._versions.setdefault(s, 0)
+
+    def _process(self, msg: Message, event: dict[str, Any]) -> None:
+        event_id = event["event_id"]
+        known = self._new_dedup.get(event_id) or self._dedup.get(event_id)
+        if known is not None:
+            self._duplicate_or_conflict(msg, event, known)
+            return
+        try:
+            check_against_ledger(event, self)
+        except EventRejected as exc:
+            self.dead_letter(msg, exc, event)
+            return
+        self.append(event, producer=True)
+
+    def _duplicate_or_conflict(
+        self, msg: Message, event: dict[str, Any], known: tuple[str, str]
+    ) -> None:
+        fp_kid, stored_fp = known
+        secret = self.ring.secret_of(fp_kid)
+        if secret is None:
+            # The subject was fully erased: a redelivery is a duplicate without comparison, and its
+            # plaintext is dropped here, never dead-lettered (spec 3.5 point 3).
+            self.result.duplicates += 1
+            return
+        if hmac.compare_digest(_fingerprint(secret, event), stored_fp):
+            self.result.duplicates += 1
+            return
+        self.dead_letter(
+            msg,
+            EventRejected(
+                ErrorCode.DUPLICATE_EVENT_ID_CONFLICT,
+                "/event_id",
+                "an event with this event_id and different content is already stored",
+            ),
+            event,
+        )
+
+    # -- appending ---------------------------------------------------------------------------
+
+    def _stream_of(self, event: dict[str, Any]) -> UUID:
+        spec = EVENT_TYPES[event["event_type"]]
+        payload = event["payload"]
+        if spec.stream is StreamKind.REQUEST:
+            return stream_id(spec.stream, payload["request_id"])
+        if spec.stream is StreamKind.COMPLAINT:
+            return stream_id(spec.stream, payload["complaint_id"])
+        if spec.stream is StreamKind.ALERT:
+            return stream_id(spec.stream, payload["alert_id"])
+        return stream_id(StreamKind.SUBJECT, event["subject_id"])
+
+    def append(self, event: dict[str, Any], *, producer: bool) -> None:
+        """Encrypt, place on its stream and queue one validated event; then run its side effects."""
+        subject = event.get("subject_id")
+        key_subject = self.resolve_subject(subject) if subject else LEDGER_SUBJECT
+        record = dict(event)
+        record["payload"] = self._encrypt(event, key_subject)
+        record["recorded_at"] = self.recorded_at_text
+        sid = self._stream_of(event)
+        if sid not in self._versions:
+            self._prefetch_versions([event])
+        version = self._versions[sid] + 1
+        self._versions[sid] = version
+        cls = event_class(event["event_type"])
+        self._pending.append(
+            cls(
+                originator_id=sid,
+                originator_version=version,
+                timestamp=self.recorded_at,
+                record=record,
+            )
+        )
+        fp_kid, secret = self.ring.secret(key_subject, FINGERPRINT_CATEGORY)
+        self._new_dedup[event["event_id"]] = (fp_kid, _fingerprint(secret, event))
+        for row in self._dead:
+            if row[5] == event["event_id"]:
+                row[10] = "REPLAYED"
+        if producer:
+            self.result.stored += 1
+        else:
+            self.result.system_events += 1
+        self._index(event)
+        from ledger import erasure  # local import: erasure builds on this module
+
+        if event["event_type"] == "DataErased":
+            erasure.execute(self, event)
+        elif event["event_type"] == "LegalHoldReleased":
+            erasure.release(self, event)
+
+    def _encrypt(self, event: dict[str, Any], key_subject: str) -> dict[str, Any]:
+        fields = list(iter_personal_fields(event["event_type"], event["payload"]))
+        if not fields:
+            return dict(event["payload"])
+        payload = copy.deepcopy(event["payload"])
+        for path, category in fields:
+            kid, aead = self.ring.encryption_key(key_subject, category)
+            pointer = _pointer(path)
+            value = _get_path(payload, path)
+            enc = encrypt_value(aead, value, personal_aad(event["event_id"], pointer, kid))
+            _set_path(payload, path, {"enc": enc, "kid": kid, "cat": category})
+        return payload
+
+    def system_event(
+        self,
+        event_type: str,
+        subject_id: str,
+        occurred_at: str,
+        payload: dict[str, Any],
+        *,
+        cause: str,
+        correlation_id: str,
+    ) -> None:
+        """Append a ledger-generated event (spec 4.8) with a deterministic id derived from ``cause``."""
+        event = {
+            "event_id": str(uuid.uuid5(_SYSTEM_NAMESPACE, cause)),
+            "event_type": event_type,
+            "schema_version": 1,
+            "occurred_at": occurred_at,
+            "producer": {"system": "ledger"},
+            "subject_id": subject_id,
+            "correlation_id": correlation_id,
+            "payload": payload,
+        }
+        normalised = validate_event(event, self.codes, self.recorded_at, allow_system=True)
+        self.append(normalised, producer=False)
+
+    def _index(self, event: dict[str, Any]) -> None:
+        spec = EVENT_TYPES[event["event_type"]]
+        payload = event["payload"]
+        if spec.creates and spec.creates_field and payload.get(spec.creates_field):
+            self.cur.execute(
+                "INSERT INTO {t:ledger_entities} (kind, entity_id, subject_id, event_id, "
+                "occurred_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+                (
+                    spec.creates,
+                    payload[spec.creates_field],
+                    event.get("subject_id") or LEDGER_SUBJECT,
+                    event["event_id"],
+                    event["occurred_at"],
+                ),
+            )
+        if event["event_type"] == "SubjectsMerged":
+            self.cur.execute(
+                "INSERT INTO {t:ledger_merges} (merged_subject_id, surviving_subject_id, event_id) "
+                "VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
+                (payload["merged_subject_id"], payload["surviving_subject_id"], event["event_id"]),
+            )
+            self._resolve_memo.clear()
+        elif event["event_type"] == "LegalHoldPlaced":
+            self.cur.execute(
+                "INSERT INTO {t:ledger_holds} (hold_id, subject_id, categories, active) "
+                "VALUES (?, ?, ?, 1) ON CONFLICT DO NOTHING",
+                (payload["hold_id"], event["subject_id"], json.dumps(payload["categories"])),
+            )
+
+    def dead_letter(
+        self, msg: Message, exc: EventRejected, event: dict[str, Any] | None = None
+    ) -> None:
+        """Keep a rejected message: code, path, ids; the raw bytes only encrypted."""
+        source = event if event is not None else msg.event
+        dlq_id = str(uuid.uuid4())
+        raw_ref: bytes | None = None
+        if msg.raw is not None:
+            kid, aead = self.ring.encryption_key(LEDGER_SUBJECT, DEAD_LETTER_CATEGORY)
+            raw_ref = (
+                kid.encode()
+                + b"\n"
+                + encrypt_value(aead, msg.raw.decode("latin-1"), dlq_id.encode()).encode()
+            )
+        letter = DeadLetter(
+            dlq_id=dlq_id,
+            topic=msg.topic,
+            partition=msg.partition,
+            offset=msg.offset,
+            event_id=_safe_event_id(source),
+            event_type=_safe_event_type(source),
+            error_code=str(exc.code),
+            error_path=exc.path,
+            error_message=exc.message,
+        )
+        self._dead.append(
+            [
+                letter.dlq_id,
+                self.recorded_at_text,
+                letter.topic,
+                letter.partition,
+                letter.offset,
+                letter.event_id,
+                letter.event_type,
+                letter.error_code,
+                letter.error_path,
+                letter.error_message,
+                "OPEN",
+                raw_ref,
+            ]
+        )
+        self.result.dead_lettered += 1
+        self.result.dead_letters.append(letter)
+
+    # -- commit ------------------------------------------------------------------------------
+
+    def _flush(self) -> None:
+        cur = self.cur
+        ids = self.store.insert_events(cur, self._pending)
+        head = cur.execute("SELECT seq, hash FROM {t:ledger_chain} ORDER BY seq DESC LIMIT 1").one()
+        seq, prev = (int(head["seq"]), str(head["hash"])) if head else (0, GENESIS_HASH)
+        chain_rows: list[tuple[Any, ...]] = []
+        dedup_rows: list[tuple[Any, ...]] = []
+        for event, nid in zip(self._pending, ids, strict=True):
+            seq += 1
+            digest = record_hash(event.record, seq, prev)
+            rec = event.record
+            chain_rows.append(
+                (
+                    seq,
+                    nid,
+                    str(event.originator_id),
+                    event.originator_version,
+                    rec["event_id"],
+                    rec["event_type"],
+                    rec.get("subject_id"),
+                    rec["recorded_at"],
+                    prev,
+                    digest,
+                )
+            )
+            fp_kid, fp = self._new_dedup[rec["event_id"]]
+            dedup_rows.append((rec["event_id"], fp_kid, fp, seq))
+            prev = digest
+            if self.result.first_seq is None:
+                self.result.first_seq = seq
+            self.result.last_seq = seq
+        cur.executemany(
+            "INSERT INTO {t:ledger_chain} (seq, notification_id, stream_id, stream_version, "
+            "event_id, event_type, subject_id, recorded_at, prev_hash, hash) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            chain_rows,
+        )
+        cur.executemany(
+            "INSERT INTO {t:ledger_dedup} (event_id, fp_kid, fingerprint, seq) VALUES (?, ?, ?, ?)",
+            dedup_rows,
+        )
+        # Dead letters already in the table are older than anything stored now: a stored event_id
+        # means its fix arrived (spec 3.6 REPLAYED). Rows of this batch were marked as they went.
+        stored_ids = [r[0] for r in dedup_rows]
+        for start in range(0, len(stored_ids), 500):
+            chunk = stored_ids[start : start + 500]
+            cur.execute(
+                "UPDATE {t:ledger_dead_letters} SET status = 'REPLAYED' "
+                f"WHERE status = 'OPEN' AND event_id IN {cur.dialect.in_list(len(chunk))}",
+                chunk,
+            )
+        cur.executemany(
+            "INSERT INTO {t:ledger_dead_letters} (dlq_id, consumed_at, topic, partition, offset_, "
+            "event_id, event_type, error_code, error_path, error_message, status, raw_ref) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            self._dead,
+        )
+        cur.executemany(
+            "INSERT INTO {t:ledger_counters} AS c (name, value) VALUES (?, ?) "
+            "ON CONFLICT (name) DO UPDATE SET value = c.value + excluded.value",
+            [
+                (name, value)
+                for name, value in (
+                    ("consumed", self.result.consumed),
+                    ("stored", self.result.stored),
+                    ("duplicates", self.result.duplicates),
+                    ("dead_lettered", self.result.dead_lettered),
+                    ("system_events", self.result.system_events),
+                )
+                if value
+            ],
+        )
+
+    # -- LedgerFacts (what validation may ask of the ledger's state) --------------------------
+
+    def resolve_subject(self, subject_id: str) -> str:
+        """The final survivor ``subject_id`` was merged into (itself if never merged)."""
+        memo = self._resolve_memo.get(subject_id)
+        if memo is not None:
+            return memo
+        current, seen = subject_id, {subject_id}
+        while (nxt := self.merged_into(current)) is not None and nxt not in seen:
+            seen.add(nxt)
+            current = nxt
+        self._resolve_memo[subject_id] = current
+        return current
+
+    def merged_into(self, subject_id: str) -> str | None:
+        """The subject ``subject_id`` was merged into directly, if any."""
+        value = self.cur.execute(
+            "SELECT surviving_subject_id FROM {t:ledger_merges} WHERE merged_subject_id = ?",
+            (subject_id,),
+        ).scalar()
+        return None if value is None else str(value)
+
+    def merged_set(self, subject_id: str) -> list[str]:
+        """``subject_id`` and every subject merged into it, transitively (spec 5.1 step 1)."""
+        found, frontier = [subject_id], [subject_id]
+        while frontier:
+            current = frontier.pop()
+            for row in self.cur.execute(
+                "SELECT merged_subject_id FROM {t:ledger_merges} WHERE surviving_subject_id = ? "
+                "ORDER BY merged_subject_id",
+                (current,),
+            ).all():
+                merged = str(row["merged_subject_id"])
+                if merged not in found:
+                    found.append(merged)
+                    frontier.append(merged)
+        return found
+
+    def _entity(self, kind: str, entity_id: str) -> dict[str, Any] | None:
+        return self.cur.execute(
+            "SELECT subject_id, occurred_at FROM {t:ledger_entities} WHERE kind = ? AND "
+            "entity_id = ?",
+            (kind, entity_id),
+        ).one()
+
+    def request_subject(self, request_id: str) -> str | None:
+        """The subject a rights request was received for."""
+        row = self._entity("request", request_id)
+        return None if row is None else str(row["subject_id"])
+
+    def request_received_at(self, request_id: str) -> str | None:
+        """The ``occurred_at`` text of the request's receipt."""
+        row = self._entity("request", request_id)
+        return None if row is None else str(row["occurred_at"])
+
+
+_SYSTEM_NAMESPACE = UUID("0d7c7b7e-8f8e-4a51-b7a3-6f3f4b3f1c55")
+
+
+def _fingerprint(secret: bytes, event: dict[str, Any]) -> str:
+    return hmac.new(secret, canonical_bytes(event), hashlib.sha256).hexdigest()

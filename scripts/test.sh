@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# The whole test suite, as README.md gives it and CI runs it: installs the project, starts the real
+# PostgreSQL and Kafka, runs ruff, mypy and pytest (services required: missing ones fail, not skip),
+# and stops the broker it started. Extra arguments go to pytest.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+scripts/setup.sh
+deploy/local/postgres.sh start
+deploy/local/kafka.sh start
+trap 'deploy/local/kafka.sh stop >/dev/null 2>&1 || true' EXIT
+
+.venv/bin/ruff check ledger projections consumers tests bench
+.venv/bin/ruff format --check ledger projections consumers tests bench
+.venv/bin/mypy
+
+export LEDGER_REQUIRE_SERVICES=1
+export LEDGER_TEST_DATABASE_URL=${LEDGER_TEST_DATABASE_URL:-$(deploy/local/postgres.sh url test)}
+export LEDGER_KAFKA_BOOTSTRAP=${LEDGER_KAFKA_BOOTSTRAP:-$(deploy/local/kafka.sh bootstrap)}
+.venv/bin/pytest "$@"
