@@ -1,0 +1,54 @@
+"""Strict parsing of event timestamps (RFC 3339 with explicit offset) and ``YYYY-MM-DD`` dates."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, date, datetime, timedelta, timezone
+
+__all__ = ["canonical_timestamp", "parse_date"]
+
+# RFC 3339 section 5.6 date-time; "T" and "Z" are case-insensitive in its ABNF. At most 6 fractional
+# digits (microseconds, what Python and PostgreSQL hold), and the offset is mandatory.
+_TIMESTAMP = re.compile(
+    r"(\d{4})-(\d{2})-(\d{2})[Tt](\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,6}))?"
+    r"(?:([Zz])|([+-])(\d{2}):(\d{2}))",
+    re.ASCII,
+)
+_DATE = re.compile(r"(\d{4})-(\d{2})-(\d{2})", re.ASCII)
+
+
+def canonical_timestamp(text: str) -> datetime:
+    """Parse an RFC 3339 timestamp with explicit offset into an aware datetime in UTC.
+
+    Raises ValueError for anything else: no offset, more than 6 fractional digits, an impossible
+    date or time (2026-02-30, 24:00, a leap second), or an offset beyond ±23:59.
+    """
+    m = _TIMESTAMP.fullmatch(text) if isinstance(text, str) else None
+    if m is None:
+        raise ValueError("not an RFC 3339 timestamp with offset")
+    year, month, day, hour, minute, second = (int(g) for g in m.group(1, 2, 3, 4, 5, 6))
+    micro = int((m.group(7) or "").ljust(6, "0"))
+    if m.group(8):
+        offset = timedelta(0)
+    else:
+        off_h, off_m = int(m.group(10)), int(m.group(11))
+        if off_h > 23 or off_m > 59:
+            raise ValueError("offset out of range")
+        offset = timedelta(hours=off_h, minutes=off_m)
+        if m.group(9) == "-":
+            offset = -offset
+    # datetime() rejects impossible dates and times (including second 60: a leap second has no
+    # instant here).
+    local = datetime(year, month, day, hour, minute, second, micro, tzinfo=timezone(offset))
+    try:
+        return local.astimezone(UTC)
+    except OverflowError as exc:  # e.g. 9999-12-31T23:59:59-01:00 lies past datetime.max in UTC
+        raise ValueError("timestamp out of range") from exc
+
+
+def parse_date(text: str) -> date:
+    """Parse a ``YYYY-MM-DD`` calendar date; ValueError if malformed or impossible (2026-02-30)."""
+    m = _DATE.fullmatch(text) if isinstance(text, str) else None
+    if m is None:
+        raise ValueError("not a YYYY-MM-DD date")
+    return date(int(m.group(1)), int(m.group(2)), int(m.group(3)))
