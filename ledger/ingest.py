@@ -99,12 +99,7 @@ def _read_avro(path: Path) -> Iterator[Message]:
     with path.open("rb") as fh:
         for index, item in enumerate(codec.read_container(fh), start=1):
             if isinstance(item, AvroDecodeError):
-                yield Message(
-                    topic,
-                    None,
-                    index,
-                    error=EventRejected(item.code, item.path, item.message),
-                )
+                yield Message(topic, None, index, error=item)
             else:
                 raw = json.dumps(item, default=str).encode()
                 yield Message(topic, None, index, event=item, raw=raw)
