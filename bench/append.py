@@ -53,9 +53,7 @@ def _ledger_append(url: str, events: list[dict[str, Any]], batch: int, key_file:
 
 
 def _rows(n: int, size: int) -> list[tuple[Any, ...]]:
-    return [
-        (uuid.uuid4(), 1, "privacy.bench.v1", secrets.token_bytes(size)) for _ in range(n)
-    ]
+    return [(uuid.uuid4(), 1, "privacy.bench.v1", secrets.token_bytes(size)) for _ in range(n)]
 
 
 def _raw_pg(base: str, schema: str, rows: list[tuple[Any, ...]], batch: int) -> float:
@@ -130,9 +128,7 @@ def main() -> None:
                 results["postgres"]["ledger"].append(
                     _ledger_append(f"{base}?schema={schema}", events, args.batch, key_file)
                 )
-                results["postgres"]["raw"].append(
-                    _raw_pg(base, schema, _rows(n, avg_size), args.batch)
-                )
+                results["postgres"]["raw"].append(_raw_pg(base, schema, _rows(n, avg_size), args.batch))
             finally:
                 with psycopg.connect(base, autocommit=True) as conn:
                     conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
@@ -140,9 +136,7 @@ def main() -> None:
             results["sqlite"]["ledger"].append(
                 _ledger_append(f"sqlite:///{db}", events, args.batch, key_file)
             )
-            results["sqlite"]["raw"].append(
-                _raw_sqlite(tmp / f"raw-{r}.db", _rows(n, avg_size), args.batch)
-            )
+            results["sqlite"]["raw"].append(_raw_sqlite(tmp / f"raw-{r}.db", _rows(n, avg_size), args.batch))
             print(f"run {r + 1}/{args.repeat} done", flush=True)
     print()
     print(f"{'backend':<10} {'ledger ev/s':>12} {'raw ev/s':>12} {'ratio':>7}   runs (s)")

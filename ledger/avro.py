@@ -144,8 +144,7 @@ class AvroCodec:
             raise AvroDecodeError(
                 ErrorCode.MALFORMED_JSON,
                 "",
-                f"Avro body does not decode with schema version {writer.version}"
-                f" ({type(exc).__name__})",
+                f"Avro body does not decode with schema version {writer.version} ({type(exc).__name__})",
             ) from None
         if body.tell() != len(data):
             raise AvroDecodeError(
@@ -342,9 +341,7 @@ def _envelope_to_avro(release: Release, event: Mapping[str, Any]) -> dict[str, A
     return out
 
 
-def _field_to_avro(
-    release: Release, f: Mapping[str, Any], record: Mapping[str, Any], path: str
-) -> Any:
+def _field_to_avro(release: Release, f: Mapping[str, Any], record: Mapping[str, Any], path: str) -> Any:
     value = record.get(f["name"])
     if f.get(_JSON_TEXT):
         if value is None and _nullable(f["type"]):
@@ -372,10 +369,7 @@ def _to_avro(release: Release, schema: Schema, value: Any, path: str) -> Any:
     if kind == "record":
         if not isinstance(value, Mapping):
             raise AvroEncodeError(ErrorCode.INVALID_VALUE, path, "expected an object")
-        return {
-            f["name"]: _field_to_avro(release, f, value, f"{path}/{f['name']}")
-            for f in schema["fields"]
-        }
+        return {f["name"]: _field_to_avro(release, f, value, f"{path}/{f['name']}") for f in schema["fields"]}
     if kind == "array":
         if not isinstance(value, list | tuple):
             raise AvroEncodeError(ErrorCode.INVALID_VALUE, path, "expected an array")
@@ -446,9 +440,7 @@ def _field_to_json(release: Release, f: Mapping[str, Any], value: Any, path: str
     try:
         return json.loads(value, parse_constant=_reject_constant)
     except ValueError:
-        raise AvroDecodeError(
-            ErrorCode.MALFORMED_JSON, path, "embedded JSON text does not parse"
-        ) from None
+        raise AvroDecodeError(ErrorCode.MALFORMED_JSON, path, "embedded JSON text does not parse") from None
 
 
 def _to_json(release: Release, schema: Schema, value: Any, path: str) -> Any:

@@ -122,16 +122,14 @@ class Ledger:
                 str(r["name"]): int(r["value"])
                 for r in cur.execute("SELECT name, value FROM {t:ledger_counters}").all()
             }
-            subjects = cur.execute(
-                "SELECT COUNT(DISTINCT subject_id) AS n FROM {t:ledger_chain}"
-            ).scalar()
+            subjects = cur.execute("SELECT COUNT(DISTINCT subject_id) AS n FROM {t:ledger_chain}").scalar()
         return {"events_by_type": by_type, "counters": counters, "subjects": int(subjects or 0)}
 
     def dead_letters(self, limit: int = 100) -> list[dict[str, Any]]:
         """The newest dead letters (codes, paths and ids; never values)."""
         with self.store.read() as cur:
             return cur.execute(
-                "SELECT dlq_id, consumed_at, topic, partition, offset_ AS \"offset\", event_id, "
+                'SELECT dlq_id, consumed_at, topic, partition, offset_ AS "offset", event_id, '
                 "event_type, error_code, error_path, error_message, status "
                 "FROM {t:ledger_dead_letters} ORDER BY consumed_at DESC, dlq_id LIMIT ?",
                 (limit,),

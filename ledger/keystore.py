@@ -55,8 +55,7 @@ class KeyStore:
         """The live data key of ``kid`` read from the database, or None if destroyed or unknown."""
         subject_id, category, version = parse_kid(kid)
         row = cur.execute(
-            "SELECT wrapped FROM {t:ledger_keys} WHERE subject_id = ? AND category = ? "
-            "AND key_version = ?",
+            "SELECT wrapped FROM {t:ledger_keys} WHERE subject_id = ? AND category = ? AND key_version = ?",
             (subject_id, category, version),
         ).one()
         if row is None or row["wrapped"] is None:
@@ -67,9 +66,7 @@ class KeyStore:
 
 @dataclass
 class _Versions:
-    live: dict[int, bytes | None] = field(
-        default_factory=dict
-    )  # version -> wrapped (None = shredded)
+    live: dict[int, bytes | None] = field(default_factory=dict)  # version -> wrapped (None = shredded)
 
 
 class KeyRing:
@@ -97,9 +94,7 @@ class KeyRing:
             ).all()
             for r in rows:
                 v = self._rows.setdefault((r["subject_id"], r["category"]), _Versions())
-                v.live[int(r["key_version"])] = (
-                    None if r["wrapped"] is None else bytes(r["wrapped"])
-                )
+                v.live[int(r["key_version"])] = None if r["wrapped"] is None else bytes(r["wrapped"])
             self._loaded.update(chunk)
 
     def _versions(self, subject_id: str, category: str) -> _Versions:

@@ -109,9 +109,7 @@ class BatchWriter:
 
     # -- the batch ---------------------------------------------------------------------------
 
-    def apply(
-        self, messages: Sequence[Message], outcomes: Sequence[dict[str, Any] | EventRejected]
-    ) -> None:
+    def apply(self, messages: Sequence[Message], outcomes: Sequence[dict[str, Any] | EventRejected]) -> None:
         """Process the messages in order; ``outcomes`` holds each one's normalised event or error."""
         self._prefetch([o for o in outcomes if not isinstance(o, EventRejected)])
         for msg, outcome in zip(messages, outcomes, strict=True):
@@ -168,9 +166,7 @@ class BatchWriter:
             return
         self.append(event, producer=True)
 
-    def _duplicate_or_conflict(
-        self, msg: Message, event: dict[str, Any], known: tuple[str, str]
-    ) -> None:
+    def _duplicate_or_conflict(self, msg: Message, event: dict[str, Any], known: tuple[str, str]) -> None:
         fp_kid, stored_fp = known
         secret = self.ring.secret_of(fp_kid)
         if secret is None:
@@ -246,7 +242,7 @@ class BatchWriter:
         fields = list(iter_personal_fields(event["event_type"], event["payload"]))
         if not fields:
             return dict(event["payload"])
-        payload = copy.deepcopy(event["payload"])
+        payload: dict[str, Any] = copy.deepcopy(event["payload"])
         for path, category in fields:
             kid, aead = self.ring.encryption_key(key_subject, category)
             pointer = _pointer(path)
@@ -308,9 +304,7 @@ class BatchWriter:
                 (payload["hold_id"], event["subject_id"], json.dumps(payload["categories"])),
             )
 
-    def dead_letter(
-        self, msg: Message, exc: EventRejected, event: dict[str, Any] | None = None
-    ) -> None:
+    def dead_letter(self, msg: Message, exc: EventRejected, event: dict[str, Any] | None = None) -> None:
         """Keep a rejected message: code, path, ids; the raw bytes only encrypted."""
         source = event if event is not None else msg.event
         dlq_id = str(uuid.uuid4())
@@ -467,8 +461,7 @@ class BatchWriter:
 
     def _entity(self, kind: str, entity_id: str) -> dict[str, Any] | None:
         return self.cur.execute(
-            "SELECT subject_id, occurred_at FROM {t:ledger_entities} WHERE kind = ? AND "
-            "entity_id = ?",
+            "SELECT subject_id, occurred_at FROM {t:ledger_entities} WHERE kind = ? AND entity_id = ?",
             (kind, entity_id),
         ).one()
 

@@ -89,18 +89,14 @@ def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[dict[str
 
 
 @pytest.fixture
-def open_ledger(
-    backend: dict[str, Any], tmp_path: Path, clock: Clock
-) -> Iterator[LedgerFactory]:
+def open_ledger(backend: dict[str, Any], tmp_path: Path, clock: Clock) -> Iterator[LedgerFactory]:
     """Opens (and reopens, as a restarted process would) the test's ledger; closes them all."""
     opened: list[Ledger] = []
     key_file = tmp_path / "master.key"
     key_file.write_text(base64.b64encode(secrets.token_bytes(32)).decode())
 
     def factory() -> Ledger:
-        settings = Settings(
-            database_url=backend["url"], var_dir=tmp_path / "var", master_key_file=key_file
-        )
+        settings = Settings(database_url=backend["url"], var_dir=tmp_path / "var", master_key_file=key_file)
         ledger = Ledger.open(settings, clock=clock)
         opened.append(ledger)
         return ledger

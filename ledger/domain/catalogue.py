@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import StrEnum
 from typing import Any
 
 __all__ = [
@@ -25,7 +25,7 @@ __all__ = [
 ]
 
 
-class StreamKind(str, Enum):
+class StreamKind(StrEnum):
     """Which stream an event is appended to (design: one per subject, request, complaint)."""
 
     SUBJECT = "subject"

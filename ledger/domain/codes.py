@@ -108,9 +108,7 @@ class CodeLists:
     source_rules: Mapping[str, SourceRule]
     transfer_mechanism_groups: Mapping[str, frozenset[str]]
     adequacy_full: frozenset[str]
-    adequacy_partial: Mapping[
-        str, str
-    ]  # country -> the flag that confirms the receiver is in scope
+    adequacy_partial: Mapping[str, str]  # country -> the flag that confirms the receiver is in scope
     legitimate_interests: Mapping[str, str]
 
     def codes(self, list_name: str) -> frozenset[str]:
@@ -152,9 +150,7 @@ class CodeLists:
         return self.source_rules[source_type]
 
     @classmethod
-    def from_data(
-        cls, data: Mapping[str, Any], required: Iterable[str] = REQUIRED_LISTS
-    ) -> CodeLists:
+    def from_data(cls, data: Mapping[str, Any], required: Iterable[str] = REQUIRED_LISTS) -> CodeLists:
         """Build from the parsed ``schemas/codelists.json``; ValueError says what is wrong."""
         try:
             return _build(cls, data, frozenset(required))
@@ -197,12 +193,9 @@ def _build(cls: type[CodeLists], data: Mapping[str, Any], required: frozenset[st
     if not (special | criminal) <= lists["category"]:
         raise ValueError("special and criminal categories must be category codes")
     sources = {
-        t: SourceRule(t, r["field"], r["list"], r["notice_article"])
-        for t, r in data["source_types"].items()
+        t: SourceRule(t, r["field"], r["list"], r["notice_article"]) for t, r in data["source_types"].items()
     }
-    if set(sources) != lists["source_type"] or any(
-        r.list_name not in lists for r in sources.values()
-    ):
+    if set(sources) != lists["source_type"] or any(r.list_name not in lists for r in sources.values()):
         raise ValueError("source_types must map every source_type to a known list")
     groups = {
         g: _strings(codes, f"transfer_mechanism_groups.{g}")

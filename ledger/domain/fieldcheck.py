@@ -113,9 +113,7 @@ class Node:
         self.out[name] = value
         return value
 
-    def integer(
-        self, name: str, *, required: bool = True, minimum: int | None = None
-    ) -> int | None:
+    def integer(self, name: str, *, required: bool = True, minimum: int | None = None) -> int | None:
         """A JSON integer (not a boolean, not a float), at least ``minimum``."""
         value = self._take(name, required)
         if value is None:
@@ -177,9 +175,7 @@ class Node:
         if value is None:
             return None
         if not self.codes.is_country(value):
-            self.fail(
-                _E.INVALID_COUNTRY, name, f"'{name}' must be an ISO 3166-1 alpha-2 country code"
-            )
+            self.fail(_E.INVALID_COUNTRY, name, f"'{name}' must be an ISO 3166-1 alpha-2 country code")
         self.out[name] = value
         return str(value)
 
@@ -197,9 +193,7 @@ class Node:
             if not isinstance(value, Mapping):
                 self.fail(_E.INVALID_VALUE, name, f"'{name}' must be a JSON object")
         elif not isinstance(value, str | int | float | bool | Mapping):
-            self.fail(
-                _E.INVALID_VALUE, name, f"'{name}' must be a string, number, boolean or object"
-            )
+            self.fail(_E.INVALID_VALUE, name, f"'{name}' must be a string, number, boolean or object")
         elif value == "":
             self.fail(_E.INVALID_VALUE, name, f"'{name}' must not be an empty string")
         try:
@@ -217,9 +211,7 @@ class Node:
         return kept
 
     # -- lists -------------------------------------------------------------------------------------
-    def _list(
-        self, name: str, required: bool, min_items: int, max_items: int | None
-    ) -> list[Any] | None:
+    def _list(self, name: str, required: bool, min_items: int, max_items: int | None) -> list[Any] | None:
         value = self._take(name, required)
         if value is None:
             return None
@@ -258,9 +250,7 @@ class Node:
         self.out[name] = list(items)
         return list(items)
 
-    def uuid_list(
-        self, name: str, *, required: bool = True, min_items: int = 1
-    ) -> list[str] | None:
+    def uuid_list(self, name: str, *, required: bool = True, min_items: int = 1) -> list[str] | None:
         """A list of canonical UUIDs."""
         items = self._list(name, required, min_items, None)
         if items is None:
@@ -352,14 +342,10 @@ def _check_int(value: Any, path: str, label: str, minimum: int | None) -> None:
 
 def _check_uuid(value: Any, path: str, label: str) -> None:
     if not isinstance(value, str) or UUID_PATTERN.fullmatch(value) is None:
-        raise EventRejected(
-            _E.INVALID_UUID, path, f"'{label}' must be a canonical lowercase 8-4-4-4-12 UUID"
-        )
+        raise EventRejected(_E.INVALID_UUID, path, f"'{label}' must be a canonical lowercase 8-4-4-4-12 UUID")
 
 
-def _check_code(
-    codes: CodeLists, value: Any, list_names: tuple[str, ...], path: str, label: str
-) -> None:
+def _check_code(codes: CodeLists, value: Any, list_names: tuple[str, ...], path: str, label: str) -> None:
     if not any(codes.is_code(list_name, value) for list_name in list_names):
         lists = " or ".join(f"'{n}'" for n in list_names)
         raise EventRejected(_E.UNKNOWN_CODE, path, f"'{label}' is not a code of list {lists}")

@@ -229,10 +229,7 @@ def _marketing_preference_changed(p: Node, _: Mapping[str, Any]) -> None:
 def _objection_raised(p: Node, _: Mapping[str, Any]) -> None:
     p.uuid("objection_id")
     ground = p.code("ground", "objection_ground")
-    if (
-        p.code_list("purposes", "purpose", required=False) is None
-        and ground == "particular_situation"
-    ):
+    if p.code_list("purposes", "purpose", required=False) is None and ground == "particular_situation":
         p.require("purposes", "when the ground is 'particular_situation'")
     p.uuid("request_id", required=False)
     p.text("statement")
@@ -357,9 +354,7 @@ PAYLOAD_RULES: Mapping[str, PayloadRule] = {
     "PrivacyNoticeProvided": _privacy_notice_provided,
     # 4.4
     "RightsRequestReceived": _rights_request_received,
-    "IdentityVerificationRequested": _request(
-        lambda p: p.code("kind", "identity_verification_kind")
-    ),
+    "IdentityVerificationRequested": _request(lambda p: p.code("kind", "identity_verification_kind")),
     "IdentityEvidenceReceived": _request(lambda p: p.code("kind", "identity_verification_kind")),
     "IdentityVerified": _request(lambda p: p.string("method")),
     "IdentityVerificationFailed": _request(lambda p: p.string("reason")),

@@ -73,9 +73,7 @@ def parse_json_message(data: bytes) -> dict[str, Any]:
     path ``""``.
     """
     if len(data) > MAX_MESSAGE_BYTES:
-        raise EventRejected(
-            _E.PAYLOAD_TOO_LARGE, "", f"message is larger than {MAX_MESSAGE_BYTES} bytes"
-        )
+        raise EventRejected(_E.PAYLOAD_TOO_LARGE, "", f"message is larger than {MAX_MESSAGE_BYTES} bytes")
     try:
         text = data.decode("utf-8")
         value = json.loads(
@@ -155,13 +153,9 @@ def _serialised_size(payload: Mapping[str, Any]) -> int:
     # Measured as sent (unknown fields included). Lenient on purpose: a NaN, a lone surrogate or a
     # non-JSON object is reported by the check of its own field, with that field's path.
     try:
-        text = json.dumps(
-            payload, ensure_ascii=False, separators=(",", ":"), allow_nan=True, default=repr
-        )
+        text = json.dumps(payload, ensure_ascii=False, separators=(",", ":"), allow_nan=True, default=repr)
     except (TypeError, ValueError, RecursionError):
-        raise EventRejected(
-            _E.INVALID_VALUE, "/payload", "'payload' is not serialisable JSON"
-        ) from None
+        raise EventRejected(_E.INVALID_VALUE, "/payload", "'payload' is not serialisable JSON") from None
     return len(text.encode("utf-8", "surrogatepass"))
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 from urllib.parse import parse_qs, unquote, urlparse
 
 from eventsourcing.application import Application
@@ -85,9 +85,7 @@ def _ensure_pg_schema(env: dict[str, str]) -> None:
         password=env["POSTGRES_PASSWORD"],
         autocommit=True,
     ) as conn:
-        conn.execute(
-            sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(env["POSTGRES_SCHEMA"]))
-        )
+        conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(env["POSTGRES_SCHEMA"])))
 
 
 class LedgerStore:
@@ -98,14 +96,13 @@ class LedgerStore:
         if self.dialect.is_postgres:
             _ensure_pg_schema(env)
         self.app = LedgerApplication(env=env)
-        self.recorder: Any = self.app.recorder
+        # Typed loosely: the SQLite and PostgreSQL recorders share no typed base with a datastore.
+        self.recorder: Any = cast(Any, self.app.recorder)
         self.datastore: Any = self.recorder.datastore
         with self.write(lock=False) as cur:
             for statement in create_statements(self.dialect):
                 cur.execute(statement)
-            cur.execute(
-                "INSERT INTO {t:ledger_meta} (k, v) VALUES ('writer', '0') ON CONFLICT DO NOTHING"
-            )
+            cur.execute("INSERT INTO {t:ledger_meta} (k, v) VALUES ('writer', '0') ON CONFLICT DO NOTHING")
 
     @property
     def events_table(self) -> str:

@@ -19,8 +19,7 @@ def create_statements(d: Dialect) -> list[str]:
         f"stream_id TEXT NOT NULL, stream_version {big} NOT NULL, event_id TEXT NOT NULL, "
         "event_type TEXT NOT NULL, subject_id TEXT, recorded_at TEXT NOT NULL, "
         "prev_hash TEXT NOT NULL, hash TEXT NOT NULL)",
-        f"CREATE INDEX IF NOT EXISTS ledger_chain_subject_idx ON {t('ledger_chain')} "
-        "(subject_id, seq)",
+        f"CREATE INDEX IF NOT EXISTS ledger_chain_subject_idx ON {t('ledger_chain')} (subject_id, seq)",
         # Data keys, wrapped by the master key; wrapped IS NULL means destroyed (shredded).
         f"CREATE TABLE IF NOT EXISTS {t('ledger_keys')} ("
         f"subject_id TEXT NOT NULL, category TEXT NOT NULL, key_version INTEGER NOT NULL, "
@@ -50,9 +49,7 @@ def create_statements(d: Dialect) -> list[str]:
         f"partition INTEGER, offset_ {big}, event_id TEXT, event_type TEXT, "
         "error_code TEXT NOT NULL, error_path TEXT NOT NULL, error_message TEXT NOT NULL, "
         f"status TEXT NOT NULL, raw_ref {blob})",
-        f"CREATE INDEX IF NOT EXISTS ledger_dead_letters_event_idx ON "
-        f"{t('ledger_dead_letters')} (event_id)",
+        f"CREATE INDEX IF NOT EXISTS ledger_dead_letters_event_idx ON {t('ledger_dead_letters')} (event_id)",
         # Conservation counters (spec 3.5 point 5), updated in the same transaction as the effect.
-        f"CREATE TABLE IF NOT EXISTS {t('ledger_counters')} (name TEXT PRIMARY KEY, "
-        f"value {big} NOT NULL)",
+        f"CREATE TABLE IF NOT EXISTS {t('ledger_counters')} (name TEXT PRIMARY KEY, value {big} NOT NULL)",
     ]

@@ -11,8 +11,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from conftest import Clock, LedgerFactory, database_bytes
+
 from ledger.bootstrap import Ledger
 from ledger.domain.catalogue import EVENT_TYPES, iter_personal_fields, stored_topic
 from ledger.messages import Message
@@ -21,9 +21,7 @@ from ledger.testing import collected, event, new_id
 
 
 def _messages(events: list[dict[str, Any]], topic: str = "test") -> list[Message]:
-    return [
-        Message(topic, 0, i, event=e, raw=json.dumps(e).encode()) for i, e in enumerate(events)
-    ]
+    return [Message(topic, 0, i, event=e, raw=json.dumps(e).encode()) for i, e in enumerate(events)]
 
 
 def _leaves(value: Any, found: set[str], *, keys: bool = False) -> None:
@@ -67,9 +65,7 @@ def _personal_strings(events: list[dict[str, Any]]) -> set[str]:
 
 def _chain_rows(ledger: Ledger) -> list[dict[str, Any]]:
     with ledger.store.read() as cur:
-        return cur.execute(
-            "SELECT seq, event_id, prev_hash, hash FROM {t:ledger_chain} ORDER BY seq"
-        ).all()
+        return cur.execute("SELECT seq, event_id, prev_hash, hash FROM {t:ledger_chain} ORDER BY seq").all()
 
 
 def _event_count(ledger: Ledger) -> int:
@@ -292,7 +288,14 @@ def test_erasure_under_legal_hold_is_deferred_until_release(ledger: Ledger):
     assert events[0]["payload"]["data_items"][0]["value"] == "GB00FICT00000000000000"
     ledger.ingest_messages(
         _messages(
-            [event("LegalHoldReleased", subject, {"hold_id": hold}, occurred_at="2026-10-03T09:00:00Z")]
+            [
+                event(
+                    "LegalHoldReleased",
+                    subject,
+                    {"hold_id": hold},
+                    occurred_at="2026-10-03T09:00:00Z",
+                )
+            ]
         )
     )
     events = ledger.subject_events(subject)
@@ -332,9 +335,7 @@ def test_merged_subject_erasure_shreds_keys_of_every_merged_subject(ledger: Ledg
         )
     )
     ledger.erase(survivor)
-    [collected_event] = [
-        e for e in ledger.subject_events(merged) if e["event_type"] == "DataCollected"
-    ]
+    [collected_event] = [e for e in ledger.subject_events(merged) if e["event_type"] == "DataCollected"]
     assert collected_event["payload"]["data_items"][0]["value"]["redacted"] == "erased"
 
 
@@ -397,11 +398,7 @@ def _tamper(ledger: Ledger, sql: str, params: tuple[Any, ...]) -> None:
 
 def _notification_id(ledger: Ledger, seq: int) -> int:
     with ledger.store.read() as cur:
-        return int(
-            cur.execute(
-                "SELECT notification_id FROM {t:ledger_chain} WHERE seq = ?", (seq,)
-            ).scalar()
-        )
+        return int(cur.execute("SELECT notification_id FROM {t:ledger_chain} WHERE seq = ?", (seq,)).scalar())
 
 
 def test_verify_reports_the_seq_of_an_edited_stored_record(ledger: Ledger, sample):
@@ -448,9 +445,7 @@ def test_verify_reports_a_deleted_chain_row_and_an_edited_hash(ledger: Ledger, s
     assert ledger.verify().first_invalid_seq == 12
 
 
-def test_seq_continues_gap_free_across_batches_and_restarts(
-    open_ledger: LedgerFactory, sample, clock: Clock
-):
+def test_seq_continues_gap_free_across_batches_and_restarts(open_ledger: LedgerFactory, sample, clock: Clock):
     first = open_ledger()
     first.ingest_messages(_messages(sample[:150]))
     first.close()
@@ -470,12 +465,14 @@ def test_jsonl_file_ingest_counts_and_keeps_line_numbers(ledger: Ledger, tmp_pat
     assert result.summary()["stored"] == 20
     assert (result.duplicates, result.dead_lettered) == (1, 1)
     [letter] = result.dead_letters
-    assert (letter.error_code, letter.offset, letter.topic) == ("MALFORMED_JSON", 21, "file:events.jsonl")
+    assert (letter.error_code, letter.offset, letter.topic) == (
+        "MALFORMED_JSON",
+        21,
+        "file:events.jsonl",
+    )
 
 
-def test_avro_container_ingest_matches_json_and_dedups_across_forms(
-    ledger: Ledger, tmp_path: Path, sample
-):
+def test_avro_container_ingest_matches_json_and_dedups_across_forms(ledger: Ledger, tmp_path: Path, sample):
     from ledger.avro import AvroCodec
 
     avro_path = tmp_path / "events.avro"

@@ -421,11 +421,7 @@ JSON_VALUE_KEYS = {"value", "new_value", "evidence"}  # arbitrary JSON: nulls in
 def _drop_none(value: Any) -> Any:
     """The event without null optional fields (the codec leaves those out on decode)."""
     if isinstance(value, dict):
-        return {
-            k: v if k in JSON_VALUE_KEYS else _drop_none(v)
-            for k, v in value.items()
-            if v is not None
-        }
+        return {k: v if k in JSON_VALUE_KEYS else _drop_none(v) for k, v in value.items() if v is not None}
     if isinstance(value, list):
         return [_drop_none(v) for v in value]
     return value
@@ -637,9 +633,7 @@ def test_the_canonical_form_matches_one_derived_from_the_files_by_the_spec_rules
         ),
     ],
 )
-def test_the_reference_rabin_matches_the_avro_spec_test_vectors(
-    canonical: str, signed: int
-) -> None:
+def test_the_reference_rabin_matches_the_avro_spec_test_vectors(canonical: str, signed: int) -> None:
     assert _rabin(b"") == 0xC15D213AA4D7A795
     assert _rabin(canonical.encode()) == signed & 0xFFFFFFFFFFFFFFFF
 
@@ -659,9 +653,7 @@ def test_message_starts_with_marker_and_little_endian_crc64_avro_fingerprint(
 def test_the_body_after_the_header_is_plain_avro_binary_of_the_envelope(codec: AvroCodec) -> None:
     event = _sample("DataCollected")
     data = codec.encode(event)
-    body = fastavro.schemaless_reader(
-        io.BytesIO(data[10:]), codec.current.schema, return_record_name=True
-    )
+    body = fastavro.schemaless_reader(io.BytesIO(data[10:]), codec.current.schema, return_record_name=True)
     assert body["event_id"] == event["event_id"]
     branch, payload = body["payload"]
     assert branch == "privacy.events.DataCollected"
@@ -887,9 +879,7 @@ def test_bad_json_text_in_a_value_field_is_malformed_json_with_its_path(
     for part in parts[:-1]:
         target = target[int(part)] if part.isdigit() else target[part]
     target[parts[-1]] = bad_text
-    err = _decode_error(
-        codec, _raw_message(codec, event, (f"privacy.events.{event_type}", payload))
-    )
+    err = _decode_error(codec, _raw_message(codec, event, (f"privacy.events.{event_type}", payload)))
     assert (err.code, err.path) == ("MALFORMED_JSON", path)
     assert err.event_id == event["event_id"] and err.event_type == event_type
     assert bad_text not in str(err)

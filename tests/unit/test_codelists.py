@@ -90,9 +90,7 @@ def test_every_purpose_has_registered_bases(codes: CodeLists) -> None:
 def test_the_purpose_register_matches_spec_1_4(codes: CodeLists) -> None:
     assert codes.direct_marketing_purposes == {"b2b_marketing"}
     assert codes.purpose("b2b_marketing").li_ref == "LI-1"
-    assert codes.purpose("marketing_product_development").registered_bases == {
-        "legitimate_interests"
-    }
+    assert codes.purpose("marketing_product_development").registered_bases == {"legitimate_interests"}
     assert codes.purpose("crime_prevention").li_ref is None
     li_refs = {r.li_ref for r in codes.purposes.values() if r.li_ref}
     assert li_refs == set(codes.legitimate_interests) == {"LI-1", "LI-2", "LI-3", "LI-4"}
@@ -130,9 +128,9 @@ def test_the_adequacy_list_is_data(codes: CodeLists) -> None:
         "KR": "adequacy_scope_confirmed",
         "US": "dpf_certified",
     }
-    assert codes.transfer_mechanism_groups["art46"] | codes.transfer_mechanism_groups[
-        "art49"
-    ] == codes.codes("transfer_mechanism")
+    assert codes.transfer_mechanism_groups["art46"] | codes.transfer_mechanism_groups["art49"] == codes.codes(
+        "transfer_mechanism"
+    )
 
 
 def test_no_list_repeats_a_code(raw: dict[str, Any]) -> None:
@@ -140,9 +138,7 @@ def test_no_list_repeats_a_code(raw: dict[str, Any]) -> None:
         assert len(values) == len(set(values)), name
 
 
-def test_every_dpv_mapped_code_of_section_1_has_an_entry(
-    codes: CodeLists, dpv: dict[str, Any]
-) -> None:
+def test_every_dpv_mapped_code_of_section_1_has_an_entry(codes: CodeLists, dpv: dict[str, Any]) -> None:
     mappings = dpv["mappings"]
     assert set(DPV_LISTS) <= mappings.keys()
     for list_name in DPV_LISTS:

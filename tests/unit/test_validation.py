@@ -123,9 +123,7 @@ EXAMPLES: dict[str, dict[str, Any]] = {
         "recipient": {**RECIPIENT, "country": "JP", "adequacy_scope_confirmed": True},
     },
     "DataRectified": {
-        "items": [
-            {"category": "contact_details", "field": "email", "new_value": "ada@example.org"}
-        ],
+        "items": [{"category": "contact_details", "field": "email", "new_value": "ada@example.org"}],
         "request_id": REQUEST,
         "reason": "subject_request",
     },
@@ -408,9 +406,7 @@ def test_retention_expired_is_accepted_from_producers(codes: CodeLists) -> None:
 
 
 @pytest.mark.parametrize("event_type", sorted(SYSTEM_EVENT_TYPES))
-def test_system_events_pass_only_when_the_ledger_emits_them(
-    codes: CodeLists, event_type: str
-) -> None:
+def test_system_events_pass_only_when_the_ledger_emits_them(codes: CodeLists, event_type: str) -> None:
     event = envelope(event_type)
     event["producer"] = {"system": "ledger"}
     assert validate(codes, event, allow_system=True)["event_type"] == event_type
@@ -571,9 +567,7 @@ ERROR_CASES = [
     case("UNKNOWN_CODE", DC, "/payload/purposes/2/rli_ref", "vibes"),
     case("UNKNOWN_CODE", DS, "/payload/recipient/category", "friend"),
     case("UNKNOWN_CODE", "DataUsed", "/payload/categories", ["*"], "/payload/categories/0"),
-    case(
-        "UNKNOWN_CODE", "DataErased", "/payload/categories", ["name", "*"], "/payload/categories/1"
-    ),
+    case("UNKNOWN_CODE", "DataErased", "/payload/categories", ["name", "*"], "/payload/categories/1"),
     case("UNKNOWN_CODE", "RightsRequestReceived", "/payload/grounds/1", "whim"),
     case("UNKNOWN_CODE", "ConsentGiven", "/payload/method", ""),
     case("UNKNOWN_CODE", "RequestClosed", "/payload/reason", 3),
@@ -887,9 +881,7 @@ def store_rejection(event: dict[str, Any], facts: Facts) -> EventRejected:
     return info.value
 
 
-def test_a_request_event_for_another_subject_is_inconsistent(
-    codes: CodeLists, facts: Facts
-) -> None:
+def test_a_request_event_for_another_subject_is_inconsistent(codes: CodeLists, facts: Facts) -> None:
     event = checked(codes, "IdentityVerified", subject_id=OTHER)
     exc = store_rejection(event, facts)
     assert (exc.code, exc.path) == ("INCONSISTENT_SUBJECT", "/subject_id")
@@ -918,17 +910,13 @@ def test_the_receipt_itself_and_non_request_events_are_not_subject_checked(
     check_against_ledger(checked(codes, "ComplaintReceived", subject_id=OTHER), facts)
 
 
-def test_an_extension_notice_before_the_receipt_is_inconsistent(
-    codes: CodeLists, facts: Facts
-) -> None:
+def test_an_extension_notice_before_the_receipt_is_inconsistent(codes: CodeLists, facts: Facts) -> None:
     event = checked(codes, "RequestExtended", payload={"notice_sent_at": "2026-03-02T08:59:59Z"})
     exc = store_rejection(event, facts)
     assert (exc.code, exc.path) == ("INCONSISTENT_FIELDS", "/payload/notice_sent_at")
 
 
-def test_an_extension_notice_at_the_receipt_instant_is_consistent(
-    codes: CodeLists, facts: Facts
-) -> None:
+def test_an_extension_notice_at_the_receipt_instant_is_consistent(codes: CodeLists, facts: Facts) -> None:
     event = checked(codes, "RequestExtended", payload={"notice_sent_at": "2026-03-02T09:00:00Z"})
     check_against_ledger(event, facts)
 
