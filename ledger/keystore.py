@@ -80,6 +80,9 @@ class KeyRing:
         self._loaded: set[str] = set()
         self._aead: dict[str, AESGCM] = {}
         self._raw: dict[str, bytes] = {}
+        # Keys created in this transaction, written in one statement by flush(): subject, category,
+        # version -> wrapped key (None once shredded again within the same transaction).
+        self._new: dict[tuple[str, str, int], bytes | None] = {}
         self.shredded_kids: list[str] = []
 
     def prefetch(self, subjects: Iterable[str]) -> None:
@@ -116,11 +119,7 @@ class KeyRing:
         kid = format_kid(subject_id, category, version)
         key = new_data_key()
         wrapped = self.store.wrapper.wrap(key, kid)
-        self.cur.execute(
-            "INSERT INTO {t:ledger_keys} (subject_id, category, key_version, wrapped, created_at) "
-            "VALUES (?, ?, ?, ?, ?)",
-            (subject_id, category, version, wrapped, self.now),
-        )
+        self._new[(subject_id, category, version)] = wrapped
         versions.live[version] = wrapped
         # Not into the process cache: the transaction may still roll back.
         self._raw[kid] = key
@@ -179,6 +178,9 @@ class KeyRing:
         destroyed = sorted(v for v, w in versions.live.items() if w is not None)
         if not destroyed:
             return []
+        for v in destroyed:
+            if (subject_id, category, v) in self._new:
+                self._new[(subject_id, category, v)] = None
         self.cur.execute(
             "UPDATE {t:ledger_keys} SET wrapped = NULL, shredded_at = ? "
             "WHERE subject_id = ? AND category = ? AND wrapped IS NOT NULL",
@@ -191,3 +193,15 @@ class KeyRing:
             self._raw.pop(kid, None)
             self.shredded_kids.append(kid)
         return destroyed
+
+    def flush(self) -> None:
+        """Write the keys created in this transaction (shredded ones as already destroyed)."""
+        self.cur.executemany(
+            "INSERT INTO {t:ledger_keys} (subject_id, category, key_version, wrapped, created_at, "
+            "shredded_at) VALUES (?, ?, ?, ?, ?, ?)",
+            [
+                (subject, category, version, wrapped, self.now, None if wrapped else self.now)
+                for (subject, category, version), wrapped in self._new.items()
+            ],
+        )
+        self._new.clear()

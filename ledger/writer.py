@@ -106,6 +106,7 @@ class BatchWriter:
         self._versions: dict[UUID, int] = {}
         self._dead: list[list[Any]] = []
         self._resolve_memo: dict[str, str] = {}
+        self._merged: dict[str, str | None] = {}  # merged subject -> survivor (None: not merged)
 
     # -- the batch ---------------------------------------------------------------------------
 
@@ -130,8 +131,18 @@ class BatchWriter:
                 chunk,
             ).all():
                 self._dedup[row["event_id"]] = (row["fp_kid"], row["fingerprint"])
-        subjects = {e["subject_id"] for e in events if e.get("subject_id")}
+        subjects = sorted({e["subject_id"] for e in events if e.get("subject_id")})
         self.ring.prefetch([*subjects, LEDGER_SUBJECT])
+        for start in range(0, len(subjects), 500):
+            chunk = subjects[start : start + 500]
+            for row in self.cur.execute(
+                "SELECT merged_subject_id, surviving_subject_id FROM {t:ledger_merges} "
+                f"WHERE merged_subject_id IN {self.cur.dialect.in_list(len(chunk))}",
+                chunk,
+            ).all():
+                self._merged[str(row["merged_subject_id"])] = str(row["surviving_subject_id"])
+            for s in chunk:
+                self._merged.setdefault(s, None)
         self._prefetch_versions(events)
 
     def _prefetch_versions(self, events: Sequence[dict[str, Any]]) -> None:
@@ -296,6 +307,8 @@ class BatchWriter:
                 "VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
                 (payload["merged_subject_id"], payload["surviving_subject_id"], event["event_id"]),
             )
+            if self._merged.get(payload["merged_subject_id"]) is None:
+                self._merged[payload["merged_subject_id"]] = payload["surviving_subject_id"]
             self._resolve_memo.clear()
         elif event["event_type"] == "LegalHoldPlaced":
             self.cur.execute(
@@ -350,6 +363,7 @@ class BatchWriter:
 
     def _flush(self) -> None:
         cur = self.cur
+        self.ring.flush()
         ids = self.store.insert_events(cur, self._pending)
         head = cur.execute("SELECT seq, hash FROM {t:ledger_chain} ORDER BY seq DESC LIMIT 1").one()
         seq, prev = (int(head["seq"]), str(head["hash"])) if head else (0, GENESIS_HASH)
@@ -437,11 +451,13 @@ class BatchWriter:
 
     def merged_into(self, subject_id: str) -> str | None:
         """The subject ``subject_id`` was merged into directly, if any."""
-        value = self.cur.execute(
-            "SELECT surviving_subject_id FROM {t:ledger_merges} WHERE merged_subject_id = ?",
-            (subject_id,),
-        ).scalar()
-        return None if value is None else str(value)
+        if subject_id not in self._merged:
+            value = self.cur.execute(
+                "SELECT surviving_subject_id FROM {t:ledger_merges} WHERE merged_subject_id = ?",
+                (subject_id,),
+            ).scalar()
+            self._merged[subject_id] = None if value is None else str(value)
+        return self._merged[subject_id]
 
     def merged_set(self, subject_id: str) -> list[str]:
         """``subject_id`` and every subject merged into it, transitively (spec 5.1 step 1)."""

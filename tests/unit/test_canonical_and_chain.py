@@ -6,8 +6,10 @@ import hashlib
 import json
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
-from ledger.canonical import canonical_json
+from ledger.canonical import _emit, canonical_json
 from ledger.chain import GENESIS_HASH, record_hash
 
 
@@ -54,3 +56,18 @@ def test_chain_hash_is_sha256_of_the_canonical_record_with_seq_and_prev_hash():
 
 def test_genesis_prev_hash_is_64_zeros():
     assert GENESIS_HASH == "0" * 64
+
+
+_json_values = st.recursive(
+    st.none() | st.booleans() | st.integers(-(2**53), 2**53) | st.text(),
+    lambda children: st.lists(children, max_size=4)
+    | st.dictionaries(st.text(max_size=6), children, max_size=4),
+    max_leaves=20,
+)
+
+
+@given(_json_values)
+def test_fast_path_writes_the_same_bytes_as_the_general_jcs_writer(value: object):
+    parts: list[str] = []
+    _emit(value, parts)
+    assert canonical_json(value) == "".join(parts)
