@@ -9,9 +9,7 @@ from typing import Any
 __all__ = ["canonical_bytes", "canonical_json"]
 
 
-_FAST = json.JSONEncoder(
-    sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
-).encode
+_FAST = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode
 
 
 def canonical_json(value: Any) -> str:

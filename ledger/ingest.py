@@ -45,7 +45,9 @@ class Ingestor:
             writer.apply(messages, validated)
             if in_transaction is not None:
                 in_transaction(cur)
-        self.keys.forget(writer.ring.shredded_kids)
+        if writer.ring.shredded_kids:
+            self.keys.forget(writer.ring.shredded_kids)
+            self.store.purge_destroyed_keys()
         return writer.result
 
     def ingest(self, messages: Iterable[Message], batch_size: int = 500) -> BatchResult:

@@ -131,6 +131,9 @@ class LedgerStore:
                     self.recorder._lock_table(raw)
                 else:
                     cur.execute("UPDATE {t:ledger_meta} SET v = v WHERE k = 'writer'")
+            if not self.dialect.is_postgres:
+                # Destroyed keys must not linger in free pages of the file (crypto-shredding).
+                cur.execute("PRAGMA secure_delete = ON")
             yield cur
 
     @contextlib.contextmanager
@@ -138,6 +141,22 @@ class LedgerStore:
         """A read-only transaction (a consistent snapshot on PostgreSQL)."""
         with self.datastore.transaction(commit=False) as raw:
             yield SqlCursor(raw, self.dialect)
+
+    def purge_destroyed_keys(self) -> None:
+        """Make destroyed key material unrecoverable from the database files after a shred.
+
+        PostgreSQL keeps the old row version until VACUUM; SQLite keeps old pages in the WAL until a
+        checkpoint (freed pages are zeroed by ``secure_delete``). Backups are the operator's part.
+        """
+        if self.dialect.is_postgres:
+            with self.datastore.get_connection() as conn:
+                conn.execute(f"VACUUM {self.dialect.table('ledger_keys')}")
+        else:
+            conn = self.datastore.pool.get_connection(is_writer=True)
+            try:
+                conn._sqlite_conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            finally:
+                self.datastore.pool.put_connection(conn)
 
     def insert_events(self, cur: SqlCursor, events: Sequence[LedgerEvent]) -> list[int]:
         """Append stored events through eventsourcing's recorder; returns their notification ids."""

@@ -6,7 +6,9 @@ value in plaintext; erasure destroys keys and leaves the chain valid; dedup surv
 
 from __future__ import annotations
 
+import base64
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +16,7 @@ import pytest
 from conftest import Clock, LedgerFactory, database_bytes
 
 from ledger.bootstrap import Ledger
+from ledger.config import Settings
 from ledger.domain.catalogue import EVENT_TYPES, iter_personal_fields, stored_topic
 from ledger.messages import Message
 from ledger.sample import generate_events
@@ -484,3 +487,69 @@ def test_avro_container_ingest_matches_json_and_dedups_across_forms(ledger: Ledg
     assert (from_avro.stored, from_avro.dead_lettered) == (50, 0)
     from_json = ledger.ingest_files([json_path])
     assert (from_json.stored, from_json.duplicates, from_json.dead_lettered) == (0, 50, 0)
+
+
+def test_destroyed_key_material_is_gone_from_the_sqlite_files(tmp_path: Path, clock: Clock):
+    key_file = tmp_path / "kek"
+    key_file.write_text(base64.b64encode(os.urandom(32)).decode())
+    db = tmp_path / "l.db"
+    ledger = Ledger.open(Settings(database_url=f"sqlite:///{db}", master_key_file=key_file), clock=clock)
+    try:
+        subject = new_id()
+        ledger.ingest_messages(
+            _messages([collected(subject, [("contact_details", "email", "wiped.key@example.com")])])
+        )
+        with ledger.store.read() as cur:
+            wrapped = [
+                bytes(r["wrapped"])
+                for r in cur.execute(
+                    "SELECT wrapped FROM {t:ledger_keys} WHERE subject_id = ?", (subject,)
+                ).all()
+            ]
+        assert wrapped and all(w in _sqlite_bytes(db) for w in wrapped)
+        ledger.erase(subject)
+        left = [w for w in wrapped if w in _sqlite_bytes(db)]
+        assert left == [], "a destroyed (wrapped) data key can still be read from the files"
+    finally:
+        ledger.close()
+
+
+def _sqlite_bytes(db: Path) -> bytes:
+    return b"".join(p.read_bytes() for p in (db, Path(f"{db}-wal")) if p.exists())
+
+
+def test_request_event_for_another_subject_is_inconsistent_subject(ledger: Ledger):
+    subject, stranger, request = new_id(), new_id(), new_id()
+    received = event(
+        "RightsRequestReceived",
+        subject,
+        {"request_id": request, "request_type": "access", "channel": "email", "via_third_party": False},
+    )
+    wrong = event(
+        "IdentityVerificationRequested",
+        stranger,
+        {"request_id": request, "kind": "identity"},
+        occurred_at="2026-10-01T10:00:00Z",
+    )
+    result = ledger.ingest_messages(_messages([received, wrong]))
+    [letter] = result.dead_letters
+    assert (letter.error_code, letter.error_path) == ("INCONSISTENT_SUBJECT", "/subject_id")
+
+
+def test_merge_cycle_and_self_merge_are_invalid_merge(ledger: Ledger):
+    a, b = new_id(), new_id()
+
+    def merge(survivor: str, merged: str) -> dict[str, Any]:
+        return event(
+            "SubjectsMerged",
+            survivor,
+            {"surviving_subject_id": survivor, "merged_subject_id": merged, "reason": "identity_matched"},
+        )
+
+    result = ledger.ingest_messages(_messages([merge(a, b), merge(b, a), merge(a, a)]))
+    assert result.stored == 1
+    # b -> a would make a cycle (a already absorbed b); a -> a merges a subject with itself.
+    assert [(d.error_code, d.error_path) for d in result.dead_letters] == [
+        ("INVALID_MERGE", "/payload/surviving_subject_id"),
+        ("INVALID_MERGE", "/payload/merged_subject_id"),
+    ]
