@@ -1,0 +1,54 @@
+"""Stored events as the pure rules see them: ordered facts without personal values."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from ledger.domain.timeutil import canonical_timestamp
+
+__all__ = ["Fact", "business_order"]
+
+
+@dataclass(frozen=True)
+class Fact:
+    """One stored event: its chain position, both clocks, envelope ids and non-personal payload.
+
+    ``payload`` is the stored payload: personal fields are ciphertext envelopes, which no rule reads.
+    ``subject_id`` is the envelope subject, not resolved through merges (``None`` for alert handling).
+    """
+
+    seq: int
+    recorded_at: datetime
+    occurred_at: datetime
+    event_id: str
+    event_type: str
+    subject_id: str | None
+    payload: Mapping[str, Any]
+    producer_system: str = ""
+
+    @classmethod
+    def from_record(cls, record: Mapping[str, Any], seq: int) -> Fact:
+        """Build a fact from a stored record (the ledger's ``record`` dict) and its ``seq``."""
+        return cls(
+            seq=seq,
+            recorded_at=canonical_timestamp(str(record["recorded_at"])),
+            occurred_at=canonical_timestamp(str(record["occurred_at"])),
+            event_id=str(record["event_id"]),
+            event_type=str(record["event_type"]),
+            subject_id=record.get("subject_id"),
+            payload=record.get("payload") or {},
+            producer_system=str((record.get("producer") or {}).get("system", "")),
+        )
+
+    @property
+    def order_key(self) -> tuple[datetime, int]:
+        """Business order (spec section 2, Recomputation): ``occurred_at``, ties by ``seq``."""
+        return (self.occurred_at, self.seq)
+
+
+def business_order(facts: list[Fact]) -> list[Fact]:
+    """The facts sorted by ``occurred_at`` then ``seq``."""
+    return sorted(facts, key=lambda f: f.order_key)
