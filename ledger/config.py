@@ -46,6 +46,33 @@ class Settings:
     pg_pool_size: int = field(
         default=2, metadata={"env": "LEDGER_PG_POOL_SIZE", "doc": "PostgreSQL pool connections"}
     )
+    kafka_bootstrap: str = field(
+        default="127.0.0.1:19092",
+        metadata={"env": "LEDGER_KAFKA_BOOTSTRAP", "doc": "Kafka bootstrap servers (comma-separated)"},
+    )
+    kafka_topic: str = field(
+        default="privacy.events.v1",
+        metadata={"env": "LEDGER_KAFKA_TOPIC", "doc": "topic the ledger consumes"},
+    )
+    kafka_dlq_topic: str = field(
+        default="privacy.events.dlq",
+        metadata={"env": "LEDGER_KAFKA_DLQ_TOPIC", "doc": "topic for dead-letter notices"},
+    )
+    kafka_group: str = field(
+        default="privacy-ledger",
+        metadata={"env": "LEDGER_KAFKA_GROUP", "doc": "consumer group id"},
+    )
+    park_grace_seconds: int = field(
+        default=86400,
+        metadata={
+            "env": "LEDGER_PARK_GRACE_SECONDS",
+            "doc": "how long an event with an unknown reference waits before UNKNOWN_REFERENCE",
+        },
+    )
+    metrics_port: int = field(
+        default=0,
+        metadata={"env": "LEDGER_METRICS_PORT", "doc": "Prometheus port of `consume` (0: none)"},
+    )
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -60,7 +87,7 @@ class Settings:
                 values[f.name] = Path(raw)
             elif f.name == "allow_clock_override":
                 values[f.name] = _flag(raw)
-            elif f.name in {"batch_size", "pg_pool_size"}:
+            elif f.name in {"batch_size", "pg_pool_size", "park_grace_seconds", "metrics_port"}:
                 values[f.name] = int(raw)
             else:
                 values[f.name] = raw
