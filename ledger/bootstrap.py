@@ -66,11 +66,21 @@ class Ledger:
     @property
     def ingestor(self) -> Ingestor:
         """The append path."""
-        return Ingestor(self.store, self.keys, self.codes, self.clock)
+        return Ingestor(
+            self.store,
+            self.keys,
+            self.codes,
+            self.clock,
+            park_grace_seconds=self.settings.park_grace_seconds,
+        )
 
     def ingest_messages(self, messages: Iterable[Message]) -> BatchResult:
         """Append messages in batches of the configured size."""
         return self.ingestor.ingest(messages, batch_size=self.settings.batch_size)
+
+    def expire_parked(self) -> BatchResult:
+        """Dead-letter parked events older than the park grace (run periodically and at each batch)."""
+        return self.ingestor.ingest_batch([])
 
     def ingest_files(self, paths: Sequence[Path]) -> BatchResult:
         """Append the events of JSON-lines or Avro container files."""

@@ -25,11 +25,23 @@ Clock = Callable[[], datetime]
 class Ingestor:
     """Validates, deduplicates, encrypts and appends batches of messages, one transaction each."""
 
-    def __init__(self, store: LedgerStore, keys: KeyStore, codes: CodeLists, clock: Clock) -> None:
+    def __init__(
+        self,
+        store: LedgerStore,
+        keys: KeyStore,
+        codes: CodeLists,
+        clock: Clock,
+        *,
+        park_grace_seconds: int = 86400,
+        announce_dead_letters: bool = False,
+    ) -> None:
         self.store = store
         self.keys = keys
         self.codes = codes
         self.clock = clock
+        self.park_grace_seconds = park_grace_seconds
+        # The Kafka consumer also announces dead letters on the DLQ topic, through an outbox table.
+        self.announce_dead_letters = announce_dead_letters
 
     def ingest_batch(
         self,
@@ -41,8 +53,20 @@ class Ingestor:
         recorded_at = self.clock()
         validated = [self._validate(m, recorded_at) for m in messages]
         with self.store.write() as cur:
-            writer = BatchWriter(self.store, self.keys, self.codes, cur, recorded_at)
+            writer = BatchWriter(
+                self.store,
+                self.keys,
+                self.codes,
+                cur,
+                recorded_at,
+                park_grace_seconds=self.park_grace_seconds,
+            )
             writer.apply(messages, validated)
+            if self.announce_dead_letters:
+                cur.executemany(
+                    "INSERT INTO {t:ledger_dlq_outbox} (dlq_id) VALUES (?)",
+                    [(d.dlq_id,) for d in writer.result.dead_letters],
+                )
             if in_transaction is not None:
                 in_transaction(cur)
         if writer.ring.shredded_kids:

@@ -46,6 +46,7 @@ class BatchResult:
     duplicates: int = 0
     dead_lettered: int = 0
     system_events: int = 0
+    parked: int = 0  # change in the number of parked messages (released or expired ones subtract)
     dead_letters: list[DeadLetter] = field(default_factory=list)
     first_seq: int | None = None
     last_seq: int | None = None
@@ -57,6 +58,7 @@ class BatchResult:
         self.duplicates += other.duplicates
         self.dead_lettered += other.dead_lettered
         self.system_events += other.system_events
+        self.parked += other.parked
         self.dead_letters.extend(other.dead_letters)
         if other.first_seq is not None and self.first_seq is None:
             self.first_seq = other.first_seq
@@ -71,4 +73,5 @@ class BatchResult:
             "duplicates": self.duplicates,
             "rejected": self.dead_lettered,
             "system_events": self.system_events,
+            "parked": self.parked,
         }

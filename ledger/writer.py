@@ -91,6 +91,8 @@ class BatchWriter:
         codes: CodeLists,
         cur: SqlCursor,
         recorded_at: datetime,
+        *,
+        park_grace_seconds: int = 86400,
     ) -> None:
         self.store = store
         self.keys = keys
@@ -107,12 +109,21 @@ class BatchWriter:
         self._dead: list[list[Any]] = []
         self._resolve_memo: dict[str, str] = {}
         self._merged: dict[str, str | None] = {}  # merged subject -> survivor (None: not merged)
+        # Parked events of this batch's event ids and all parked references, loaded by parking.load.
+        self.parked: dict[str, tuple[str, str]] = {}
+        self.parked_refs: set[tuple[str, str]] = set()
+        self.park_grace_seconds = park_grace_seconds
 
     # -- the batch ---------------------------------------------------------------------------
 
     def apply(self, messages: Sequence[Message], outcomes: Sequence[dict[str, Any] | EventRejected]) -> None:
         """Process the messages in order; ``outcomes`` holds each one's normalised event or error."""
-        self._prefetch([o for o in outcomes if not isinstance(o, EventRejected)])
+        from ledger import parking
+
+        events = [o for o in outcomes if not isinstance(o, EventRejected)]
+        self._prefetch(events)
+        parking.load(self, [e["event_id"] for e in events])
+        parking.expire(self)
         for msg, outcome in zip(messages, outcomes, strict=True):
             self.result.consumed += 1
             if isinstance(outcome, EventRejected):
@@ -165,8 +176,10 @@ class BatchWriter:
                 self._versions.setdefault(s, 0)
 
     def _process(self, msg: Message, event: dict[str, Any]) -> None:
+        from ledger import parking
+
         event_id = event["event_id"]
-        known = self._new_dedup.get(event_id) or self._dedup.get(event_id)
+        known = self._new_dedup.get(event_id) or self._dedup.get(event_id) or self.parked.get(event_id)
         if known is not None:
             self._duplicate_or_conflict(msg, event, known)
             return
@@ -174,6 +187,10 @@ class BatchWriter:
             check_against_ledger(event, self)
         except EventRejected as exc:
             self.dead_letter(msg, exc, event)
+            return
+        missing = parking.unknown_reference(self, event)
+        if missing is not None:
+            parking.park(self, msg, *self.seal(event), missing)
             return
         self.append(event, producer=True)
 
@@ -213,17 +230,31 @@ class BatchWriter:
 
     def append(self, event: dict[str, Any], *, producer: bool) -> None:
         """Encrypt, place on its stream and queue one validated event; then run its side effects."""
+        self.append_sealed(*self.seal(event), producer=producer)
+
+    def seal(self, event: dict[str, Any]) -> tuple[dict[str, Any], str, str]:
+        """The event with personal fields encrypted under its subject's keys, and its fingerprint.
+
+        Returns ``(sealed event, fingerprint key id, fingerprint)``. After this, no plaintext is kept:
+        a parked event waits in this form, so erasing its subject meanwhile still works.
+        """
         subject = event.get("subject_id")
         key_subject = self.resolve_subject(subject) if subject else LEDGER_SUBJECT
-        record = dict(event)
-        record["payload"] = self._encrypt(event, key_subject)
+        sealed = dict(event)
+        sealed["payload"] = self._encrypt(event, key_subject)
+        fp_kid, secret = self.ring.secret(key_subject, FINGERPRINT_CATEGORY)
+        return sealed, fp_kid, _fingerprint(secret, event)
+
+    def append_sealed(self, sealed: dict[str, Any], fp_kid: str, fingerprint: str, *, producer: bool) -> None:
+        """Queue a sealed event on its stream, then run its side effects (indexes, erasure, release)."""
+        record = dict(sealed)
         record["recorded_at"] = self.recorded_at_text
-        sid = self._stream_of(event)
+        sid = self._stream_of(sealed)
         if sid not in self._versions:
-            self._prefetch_versions([event])
+            self._prefetch_versions([sealed])
         version = self._versions[sid] + 1
         self._versions[sid] = version
-        cls = event_class(event["event_type"])
+        cls = event_class(sealed["event_type"])
         self._pending.append(
             cls(
                 originator_id=sid,
@@ -232,22 +263,22 @@ class BatchWriter:
                 record=record,
             )
         )
-        fp_kid, secret = self.ring.secret(key_subject, FINGERPRINT_CATEGORY)
-        self._new_dedup[event["event_id"]] = (fp_kid, _fingerprint(secret, event))
+        self._new_dedup[sealed["event_id"]] = (fp_kid, fingerprint)
         for row in self._dead:
-            if row[5] == event["event_id"]:
+            if row[5] == sealed["event_id"]:
                 row[10] = "REPLAYED"
         if producer:
             self.result.stored += 1
         else:
             self.result.system_events += 1
-        self._index(event)
-        from ledger import erasure  # local import: erasure builds on this module
+        self._index(sealed)
+        from ledger import erasure, parking  # local import: both build on this module
 
-        if event["event_type"] == "DataErased":
-            erasure.execute(self, event)
-        elif event["event_type"] == "LegalHoldReleased":
-            erasure.release(self, event)
+        if sealed["event_type"] == "DataErased":
+            erasure.execute(self, sealed)
+        elif sealed["event_type"] == "LegalHoldReleased":
+            erasure.release(self, sealed)
+        parking.release_waiting(self, sealed)
 
     def _encrypt(self, event: dict[str, Any], key_subject: str) -> dict[str, Any]:
         fields = list(iter_personal_fields(event["event_type"], event["payload"]))
@@ -430,6 +461,7 @@ class BatchWriter:
                     ("duplicates", self.result.duplicates),
                     ("dead_lettered", self.result.dead_lettered),
                     ("system_events", self.result.system_events),
+                    ("parked", self.result.parked),
                 )
                 if value
             ],

@@ -50,6 +50,21 @@ def create_statements(d: Dialect) -> list[str]:
         "error_code TEXT NOT NULL, error_path TEXT NOT NULL, error_message TEXT NOT NULL, "
         f"status TEXT NOT NULL, raw_ref {blob})",
         f"CREATE INDEX IF NOT EXISTS ledger_dead_letters_event_idx ON {t('ledger_dead_letters')} (event_id)",
+        # Events whose reference (request, objection, restriction, hold, complaint, event) is not yet
+        # stored (spec 3.5 point 4), kept sealed: personal fields already under the subject's keys.
+        f"CREATE TABLE IF NOT EXISTS {t('ledger_parked')} ("
+        f"park_no {big} PRIMARY KEY, event_id TEXT NOT NULL UNIQUE, event_type TEXT NOT NULL, "
+        "ref_kind TEXT NOT NULL, ref_id TEXT NOT NULL, ref_path TEXT NOT NULL, "
+        "arrived_at TEXT NOT NULL, topic TEXT NOT NULL, partition INTEGER, "
+        f"offset_ {big}, sealed TEXT NOT NULL, fp_kid TEXT NOT NULL, fingerprint TEXT NOT NULL)",
+        f"CREATE INDEX IF NOT EXISTS ledger_parked_ref_idx ON {t('ledger_parked')} (ref_kind, ref_id)",
+        # Kafka positions, written in the same transaction as the events they carried (design:
+        # exactly-once ingestion); Kafka's own committed offsets are advisory.
+        f"CREATE TABLE IF NOT EXISTS {t('ledger_offsets')} (topic TEXT NOT NULL, "
+        f"partition INTEGER NOT NULL, next_offset {big} NOT NULL, updated_at TEXT NOT NULL, "
+        "PRIMARY KEY (topic, partition))",
+        # Dead letters still to be announced on the DLQ topic (an outbox: announced after commit).
+        f"CREATE TABLE IF NOT EXISTS {t('ledger_dlq_outbox')} (dlq_id TEXT PRIMARY KEY)",
         # Conservation counters (spec 3.5 point 5), updated in the same transaction as the effect.
         f"CREATE TABLE IF NOT EXISTS {t('ledger_counters')} (name TEXT PRIMARY KEY, value {big} NOT NULL)",
     ]

@@ -43,6 +43,7 @@ def test_embedded_default_creates_a_private_dev_key_and_warns(tmp_path: Path):
         "duplicates": 0,
         "rejected": 0,
         "system_events": 0,
+        "parked": 0,
     }
     key = tmp_path / "var" / "master.key"
     assert key.stat().st_mode & 0o777 == 0o600
