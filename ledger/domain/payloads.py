@@ -18,6 +18,7 @@ from ledger.errors import ErrorCode
 __all__ = [
     "DATA_ITEMS_MAX",
     "FIELD_PATTERN",
+    "LANGUAGE_TAG_PATTERN",
     "PAYLOAD_RULES",
     "PURPOSES_MAX",
     "RECIPIENT_ID_PATTERN",
@@ -26,6 +27,8 @@ __all__ = [
 
 FIELD_PATTERN = re.compile(r"[a-z][a-z0-9_]{0,63}")
 RECIPIENT_ID_PATTERN = re.compile(r"[A-Z0-9-]{3,64}")
+# A BCP 47 language tag in its common shape (``en``, ``en-GB``, ``zh-Hant-TW``); no registry lookup.
+LANGUAGE_TAG_PATTERN = re.compile(r"[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*")
 DATA_ITEMS_MAX = 100
 PURPOSES_MAX = 20
 _ORG_NAME_MAX = 128
@@ -240,6 +243,7 @@ def _privacy_notice_provided(p: Node, _: Mapping[str, Any]) -> None:
     p.code("article", "notice_article")
     p.code_list("topics", "notice_topic", min_items=0)
     p.code("channel", "notice_channel")
+    p.string("language", required=False, pattern=LANGUAGE_TAG_PATTERN)  # schema release 2
 
 
 # -- 4.4 rights requests ---------------------------------------------------------------------------
