@@ -182,12 +182,24 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("settings", help="list the settings and their environment variables")
     s.set_defaults(func=cmd_settings)
+
+    # The Kafka edge lives in `consumers`; its commands register themselves here.
+    from consumers.publish import add_publish_command
+    from consumers.run import add_consume_command
+
+    add_consume_command(sub)
+    add_publish_command(sub)
     return p
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``privacy-ledger``."""
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    level = Settings.from_env().log_level.upper()
+    logging.basicConfig(
+        level=getattr(logging, level, logging.WARNING), format="%(levelname)s %(name)s: %(message)s"
+    )
+    # kafka-python is chatty at INFO; its messages carry no event content but drown ours.
+    logging.getLogger("kafka").setLevel(max(logging.WARNING, logging.getLogger().level))
     args = build_parser().parse_args(argv)
     try:
         return int(args.func(args))

@@ -62,6 +62,17 @@ class Settings:
         default="privacy-ledger",
         metadata={"env": "LEDGER_KAFKA_GROUP", "doc": "consumer group id"},
     )
+    kafka_session_timeout_ms: int = field(
+        default=45000,
+        metadata={
+            "env": "LEDGER_KAFKA_SESSION_TIMEOUT_MS",
+            "doc": "consumer group session timeout: how soon a dead consumer's partitions move",
+        },
+    )
+    log_level: str = field(
+        default="WARNING",
+        metadata={"env": "LEDGER_LOG_LEVEL", "doc": "DEBUG, INFO, WARNING or ERROR (never logs values)"},
+    )
     park_grace_seconds: int = field(
         default=86400,
         metadata={
@@ -87,7 +98,13 @@ class Settings:
                 values[f.name] = Path(raw)
             elif f.name == "allow_clock_override":
                 values[f.name] = _flag(raw)
-            elif f.name in {"batch_size", "pg_pool_size", "park_grace_seconds", "metrics_port"}:
+            elif f.name in {
+                "batch_size",
+                "pg_pool_size",
+                "park_grace_seconds",
+                "metrics_port",
+                "kafka_session_timeout_ms",
+            }:
                 values[f.name] = int(raw)
             else:
                 values[f.name] = raw

@@ -4,6 +4,7 @@
 #
 #   deploy/local/kafka.sh start      fetch jars if needed, format a FRESH data dir, start, wait until serving
 #   deploy/local/kafka.sh stop       SIGTERM, wait up to 30 s, then SIGKILL; remove the data dir
+#   deploy/local/kafka.sh restart    stop and start the running broker, keeping its data
 #   deploy/local/kafka.sh status     exit 0 when the broker serves metadata on the bootstrap address
 #   deploy/local/kafka.sh bootstrap  print the bootstrap address (127.0.0.1:19092)
 #
@@ -305,6 +306,12 @@ cmd_start() {
         -t "$(new_cluster_id)" -c "$PROPS" --ignore-formatted >>"$BROKER_LOG" 2>&1 \
         || die_with_log "formatting $DATA_DIR failed"
 
+    launch_broker
+    echo "kafka: serving on $BOOTSTRAP (pid $(broker_pid), ready in $((SECONDS - started))s, log $BROKER_LOG)"
+}
+
+launch_broker() {
+    local pid
     # nohup + </dev/null + redirected output: the broker outlives this script and its terminal,
     # and holds no pipe of the caller open (CI would otherwise wait for it). 9>&-: do not
     # inherit the lock fd.
@@ -313,7 +320,19 @@ cmd_start() {
     pid=$!
     echo "$pid" >"$PID_FILE"
     wait_serving "$pid"
-    echo "kafka: serving on $BOOTSTRAP (pid $pid, ready in $((SECONDS - started))s, log $BROKER_LOG)"
+}
+
+# Restart the running broker KEEPING its data (topics, offsets): what a broker restart in production
+# looks like to clients. Tests use it to prove consumers survive one.
+cmd_restart() {
+    local pid started=$SECONDS
+    resolve_python
+    pid=$(broker_pid) || die "no broker of this clone is running; use start"
+    terminate "$pid"
+    [[ -d $DATA_DIR ]] || die "the data directory $DATA_DIR is gone; use start"
+    java_cmd
+    launch_broker
+    echo "kafka: restarted on $BOOTSTRAP (pid $(broker_pid), ready in $((SECONDS - started))s)"
 }
 
 cmd_stop() {
@@ -323,6 +342,15 @@ cmd_stop() {
         rm -rf -- "$DATA_DIR"
         return 0
     fi
+    terminate "$pid"
+    rm -f -- "$PID_FILE"
+    # The next start formats a fresh directory anyway; free the disk now. broker.log stays for
+    # post-mortems.
+    rm -rf -- "$DATA_DIR"
+}
+
+terminate() {
+    local pid=$1
     kill -TERM "$pid" 2>/dev/null || true
     local deadline=$((SECONDS + STOP_TIMEOUT_S))
     while kill -0 "$pid" 2>/dev/null && ((SECONDS < deadline)); do
@@ -333,10 +361,6 @@ cmd_stop() {
         kill -KILL "$pid" 2>/dev/null || true
         while kill -0 "$pid" 2>/dev/null; do sleep 0.1; done
     fi
-    rm -f -- "$PID_FILE"
-    # The next start formats a fresh directory anyway; free the disk now. broker.log stays for
-    # post-mortems.
-    rm -rf -- "$DATA_DIR"
 }
 
 cmd_status() {
@@ -366,10 +390,11 @@ main() {
     case ${1:-} in
         start) with_lock cmd_start ;;
         stop) with_lock cmd_stop ;;
+        restart) with_lock cmd_restart ;;
         status) cmd_status ;;
         bootstrap) echo "$BOOTSTRAP" ;;
         *)
-            echo "usage: $0 {start|stop|status|bootstrap}" >&2
+            echo "usage: $0 {start|stop|restart|status|bootstrap}" >&2
             exit 2
             ;;
     esac

@@ -20,6 +20,9 @@ class Cursor(Protocol):
 
     def fetchone(self) -> Any: ...
 
+    @property
+    def rowcount(self) -> int: ...
+
 
 @dataclass(frozen=True)
 class Dialect:
@@ -82,6 +85,13 @@ class SqlCursor:
         rows = [tuple(r) for r in rows]
         if rows:
             self.raw.executemany(self.dialect.sql(text), rows)
+
+    @property
+    def rowcount(self) -> int:
+        """Rows changed by the last statement."""
+        # eventsourcing wraps sqlite3 cursors in an SQLiteCursor that does not expose rowcount.
+        raw = getattr(self.raw, "sqlite_cursor", self.raw)
+        return int(raw.rowcount)
 
     def all(self) -> list[dict[str, Any]]:
         """Fetch every row as a dict."""

@@ -1,0 +1,338 @@
+"""The Kafka consumer group: poll a batch, append it with its offsets in one transaction, repeat.
+
+Exactly-once in the store out of at-least-once delivery: each polled batch, its dedup rows and the
+(topic, partition) positions it reached commit in one database transaction; on every assignment the
+consumer seeks to the positions the database holds. Kafka's committed offsets are only advisory (lag).
+"""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import psycopg
+from eventsourcing.persistence import PersistenceError
+from kafka import KafkaConsumer, KafkaProducer, TopicPartition
+from kafka.consumer.subscription_state import ConsumerRebalanceListener
+from kafka.errors import KafkaError
+from kafka.structs import OffsetAndMetadata
+from psycopg_pool import PoolTimeout
+
+from consumers.decoding import record_to_message
+from consumers.dlq import publish_outbox
+from consumers.metrics import ConsumerMetrics
+from consumers.offsets import OffsetConflict, Span, advance_offsets, read_offsets
+from ledger.avro import AvroCodec
+from ledger.bootstrap import Ledger
+from ledger.ingest import Ingestor
+from ledger.messages import BatchResult, Message
+from ledger.storage.dialect import SqlCursor
+from ledger.writer import format_instant
+
+__all__ = ["RETRYABLE", "ConsumerConfig", "LedgerConsumer"]
+
+log = logging.getLogger(__name__)
+
+# Errors of an unreachable or restarting database: the transaction rolled back, so retrying the same
+# batch is safe. Anything else is a bug and stops the consumer (a supervisor restarts it; nothing lost).
+RETRYABLE: tuple[type[BaseException], ...] = (
+    PersistenceError,
+    psycopg.Error,
+    PoolTimeout,
+    sqlite3.OperationalError,
+    OSError,
+)
+
+
+@dataclass(frozen=True)
+class ConsumerConfig:
+    """Where and how to consume."""
+
+    bootstrap: str
+    topic: str = "privacy.events.v1"
+    group: str = "privacy-ledger"
+    dlq_topic: str = "privacy.events.dlq"
+    batch_size: int = 500
+    poll_timeout_ms: int = 500
+    max_backoff_s: float = 10.0
+    session_timeout_ms: int = 45000
+    lag_every_s: float = 5.0
+
+
+def _names(tps: Any) -> str:
+    return ",".join(f"{tp.topic}[{tp.partition}]" for tp in sorted(tps, key=lambda t: (t.topic, t.partition)))
+
+
+class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
+    """Marks newly assigned partitions for a seek to the database's position (done on the main thread).
+
+    kafka-python 3.0 runs listeners on its IO thread while the main thread waits in ``poll``; keeping the
+    database read and the seek on the main thread keeps the listener short and its failures visible.
+    """
+
+    def __init__(self, owner: LedgerConsumer) -> None:
+        self.owner = owner
+
+    def on_partitions_revoked(self, revoked: Any) -> None:
+        log.info("revoked partitions: %s", _names(revoked))
+        with self.owner._lock:
+            for tp in revoked:
+                self.owner._expected.pop(tp, None)
+                self.owner._unsynced.discard(tp)
+
+    def on_partitions_assigned(self, assigned: Any) -> None:
+        log.info("assigned partitions: %s", _names(assigned))
+        with self.owner._lock:
+            for tp in assigned:
+                self.owner._expected.pop(tp, None)
+                self.owner._unsynced.add(tp)
+
+    def on_partitions_lost(self, lost: Any) -> None:
+        self.on_partitions_revoked(lost)
+
+
+class LedgerConsumer:
+    """Consumes ``privacy.events.v1`` into the ledger; one instance per process."""
+
+    def __init__(
+        self,
+        ledger: Ledger,
+        config: ConsumerConfig,
+        *,
+        metrics: ConsumerMetrics | None = None,
+        codec: AvroCodec | None = None,
+        consumer_factory: Callable[..., Any] = KafkaConsumer,
+        producer_factory: Callable[..., Any] = KafkaProducer,
+    ) -> None:
+        self.ledger = ledger
+        self.config = config
+        self.metrics = metrics or ConsumerMetrics()
+        self.codec = codec or AvroCodec()
+        self.ingestor = Ingestor(
+            ledger.store,
+            ledger.keys,
+            ledger.codes,
+            ledger.clock,
+            park_grace_seconds=ledger.settings.park_grace_seconds,
+            announce_dead_letters=True,
+        )
+        self._lock = threading.Lock()
+        self._expected: dict[Any, int | None] = {}
+        self._unsynced: set[Any] = set()
+        self._last_lag = 0.0
+        self._last_maintenance = 0.0
+        self._consumer = consumer_factory(
+            bootstrap_servers=config.bootstrap,
+            group_id=config.group,
+            client_id=f"{config.group}-consumer",
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            max_poll_records=config.batch_size,
+            session_timeout_ms=config.session_timeout_ms,
+            heartbeat_interval_ms=max(config.session_timeout_ms // 6, 500),
+        )
+        self._consumer.subscribe([config.topic], listener=_Rebalance(self))
+        self._producer = producer_factory(
+            bootstrap_servers=config.bootstrap,
+            client_id=f"{config.group}-dlq",
+            acks="all",
+            enable_idempotence=True,
+        )
+
+    # -- the loop ----------------------------------------------------------------------------
+
+    def run(self, stop: threading.Event, *, idle_exit_s: float | None = None) -> None:
+        """Consume until ``stop`` is set (or, for tools and tests, after ``idle_exit_s`` without records)."""
+        idle_since = time.monotonic()
+        backoff = 0.5
+        while not stop.is_set():
+            try:
+                result = self.step(stop)
+                backoff = 0.5
+            except (KafkaError, *RETRYABLE) as exc:
+                cause = "kafka" if isinstance(exc, KafkaError) else "database"
+                self.metrics.retries.labels(cause=cause).inc()
+                log.warning("%s error %s; retrying in %.1fs", cause, type(exc).__name__, backoff)
+                # Whatever was polled but not appended must be read again: back to the database's
+                # positions for every partition.
+                self._resync_all()
+                stop.wait(backoff)
+                backoff = min(backoff * 2, self.config.max_backoff_s)
+                continue
+            if result is not None and result.consumed:
+                idle_since = time.monotonic()
+            elif idle_exit_s is not None and time.monotonic() - idle_since > idle_exit_s:
+                self._maybe_report_lag(force=True)
+                return
+
+    def step(self, stop: threading.Event | None = None) -> BatchResult | None:
+        """Poll once and append what came, with its offsets, in one transaction (retried until done)."""
+        records = self._consumer.poll(timeout_ms=self.config.poll_timeout_ms)
+        # Records of a partition seeked just now were fetched from Kafka's position, not the database's.
+        seeked = self._sync_positions()
+        with self._lock:
+            expected = dict(self._expected)
+        messages: list[Message] = []
+        spans: dict[tuple[str, int], Span] = {}
+        for tp, recs in sorted(records.items(), key=lambda kv: kv[0].partition):
+            if tp in seeked or tp not in expected:
+                continue
+            start = expected[tp]
+            fresh = [r for r in recs if start is None or r.offset >= start]
+            if not fresh:
+                continue
+            messages.extend(record_to_message(r, self.codec) for r in fresh)
+            spans[(tp.topic, tp.partition)] = (start, fresh[-1].offset + 1)
+        self._maybe_report_lag()
+        if not messages:
+            self._idle_maintenance()
+            return None
+        result = self._append_with_retry(messages, spans, stop)
+        if result is None:
+            return None
+        with self._lock:
+            for (topic, partition), (_, nxt) in spans.items():
+                tp = TopicPartition(topic, partition)
+                if tp in self._expected:
+                    self._expected[tp] = nxt
+        self._commit_advisory(spans)
+        self._publish_dead_letters()
+        return result
+
+    def _append_with_retry(
+        self, messages: list[Message], spans: dict[tuple[str, int], Span], stop: threading.Event | None
+    ) -> BatchResult | None:
+        backoff = 0.5
+        while True:
+            started = time.perf_counter()
+            try:
+                result = self.ingestor.ingest_batch(
+                    messages,
+                    in_transaction=lambda cur: self._advance(cur, spans),
+                )
+            except OffsetConflict:
+                # Someone else owns (or owned) these partitions now: drop the batch, re-read positions.
+                log.warning("partition positions moved by another consumer; re-seeking")
+                self.metrics.retries.labels(cause="offset_conflict").inc()
+                with self._lock:
+                    self._unsynced.update(TopicPartition(t, p) for t, p in spans)
+                self._sync_positions()
+                return None
+            except RETRYABLE as exc:  # database down or restarting: the batch rolled back as a whole
+                if stop is not None and stop.is_set():
+                    log.warning(
+                        "stopping with an unapplied batch (%s); it will be read again", type(exc).__name__
+                    )
+                    return None
+                self.metrics.retries.labels(cause="database").inc()
+                log.warning(
+                    "batch of %d not appended (%s); retrying in %.1fs",
+                    len(messages),
+                    type(exc).__name__,
+                    backoff,
+                )
+                time.sleep(backoff)
+                backoff = min(backoff * 2, self.config.max_backoff_s)
+                continue
+            self.metrics.observe_batch(result, time.perf_counter() - started)
+            self._export_totals()
+            return result
+
+    def _advance(self, cur: SqlCursor, spans: dict[tuple[str, int], Span]) -> None:
+        advance_offsets(cur, spans, format_instant(self.ledger.clock()))
+
+    # -- positions ---------------------------------------------------------------------------
+
+    def _sync_positions(self) -> set[Any]:
+        """Seek newly assigned partitions to the database's positions (from the start if it has none)."""
+        with self._lock:
+            todo = sorted(self._unsynced, key=lambda tp: tp.partition)
+        if not todo:
+            return set()
+        known = read_offsets(self.ledger.store, self.config.topic, [tp.partition for tp in todo])
+        assignment = self._consumer.assignment()
+        with self._lock:
+            for tp in todo:
+                if tp not in assignment:
+                    self._unsynced.discard(tp)
+                    continue
+                position = known.get(tp.partition)
+                if position is None:
+                    self._consumer.seek_to_beginning(tp)
+                else:
+                    self._consumer.seek(tp, position)
+                self._expected[tp] = position
+                self._unsynced.discard(tp)
+        return set(todo)
+
+    def _resync_all(self) -> None:
+        try:
+            assigned = set(self._consumer.assignment())
+        except KafkaError:
+            return
+        with self._lock:
+            self._unsynced.update(assigned)
+
+    def _commit_advisory(self, spans: dict[tuple[str, int], Span]) -> None:
+        offsets = {TopicPartition(t, p): OffsetAndMetadata(nxt, "", -1) for (t, p), (_, nxt) in spans.items()}
+        try:
+            self._consumer.commit_async(offsets)
+        except KafkaError as exc:  # advisory only: the database holds the real position
+            log.info("advisory offset commit skipped (%s)", type(exc).__name__)
+
+    # -- side work ---------------------------------------------------------------------------
+
+    def _publish_dead_letters(self) -> None:
+        try:
+            publish_outbox(self.ledger.store, self._producer, self.config.dlq_topic)
+        except Exception as exc:  # the outbox keeps them; next batch tries again
+            log.warning("dead-letter notices postponed (%s)", type(exc).__name__)
+
+    def _idle_maintenance(self) -> None:
+        """With nothing to read: expire parked events and retry pending dead-letter notices."""
+        now = time.monotonic()
+        if now - self._last_maintenance < 10.0:
+            return
+        self._last_maintenance = now
+        try:
+            result = self.ledger.expire_parked()
+            if result.dead_lettered:
+                self._export_totals()
+        except RETRYABLE as exc:
+            log.warning("idle maintenance postponed (%s)", type(exc).__name__)
+            return
+        self._publish_dead_letters()
+
+    def _export_totals(self) -> None:
+        try:
+            self.metrics.set_ledger_totals(self.ledger.counts()["counters"])
+        except Exception as exc:
+            log.info("ledger totals not exported (%s)", type(exc).__name__)
+
+    def _maybe_report_lag(self, *, force: bool = False) -> None:
+        now = time.monotonic()
+        if not force and now - self._last_lag < self.config.lag_every_s:
+            return
+        self._last_lag = now
+        with self._lock:
+            positions = {tp: pos for tp, pos in self._expected.items()}
+        if not positions:
+            return
+        try:
+            ends = self._consumer.end_offsets(list(positions))
+        except KafkaError:
+            return
+        for tp, pos in positions.items():
+            self.metrics.set_lag(tp.topic, tp.partition, int(ends.get(tp, 0)) - int(pos or 0))
+
+    def close(self) -> None:
+        """Leave the group and close the clients (nothing to commit: the database has it all)."""
+        try:
+            self._consumer.close(autocommit=False)
+        finally:
+            self._producer.close()

@@ -1,0 +1,74 @@
+"""Prometheus metrics of the consumer: conservation counts, batch latency and lag per partition.
+
+Metric names and labels carry topics, partitions and counts only, never event content.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+from ledger.messages import BatchResult
+
+__all__ = ["ConsumerMetrics"]
+
+_LEDGER_KINDS = ("consumed", "stored", "duplicates", "dead_lettered", "parked", "system_events")
+
+
+class ConsumerMetrics:
+    """The consumer's metrics in their own registry (the process's default one unless given)."""
+
+    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+        self.registry = registry if registry is not None else CollectorRegistry(auto_describe=True)
+        r = self.registry
+        self.consumed = Counter("ledger_consumer_consumed", "Messages taken from Kafka", registry=r)
+        self.stored = Counter("ledger_consumer_stored", "Producer events appended", registry=r)
+        self.duplicates = Counter("ledger_consumer_duplicates", "Duplicates acknowledged", registry=r)
+        self.dead_lettered = Counter("ledger_consumer_dead_lettered", "Messages dead-lettered", registry=r)
+        self.parked_change = Gauge(
+            "ledger_consumer_parked_change", "Net messages parked by this process", registry=r
+        )
+        self.batch_seconds = Histogram(
+            "ledger_consumer_batch_seconds",
+            "Time to append one polled batch (one database transaction)",
+            buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
+            registry=r,
+        )
+        self.lag = Gauge(
+            "ledger_consumer_lag",
+            "End offset minus the database position, per partition",
+            ["topic", "partition"],
+            registry=r,
+        )
+        self.ledger_total = Gauge(
+            "ledger_ingest_total",
+            "Ledger-wide conservation counters from the database: consumed = stored + duplicates "
+            "+ dead_lettered + parked",
+            ["kind"],
+            registry=r,
+        )
+        self.retries = Counter(
+            "ledger_consumer_retries",
+            "Batches retried after a database or broker error",
+            ["cause"],
+            registry=r,
+        )
+
+    def observe_batch(self, result: BatchResult, seconds: float) -> None:
+        """Count one committed batch."""
+        self.consumed.inc(result.consumed)
+        self.stored.inc(result.stored)
+        self.duplicates.inc(result.duplicates)
+        self.dead_lettered.inc(result.dead_lettered)
+        self.parked_change.inc(result.parked)
+        self.batch_seconds.observe(seconds)
+
+    def set_ledger_totals(self, counters: Mapping[str, int]) -> None:
+        """Export the database's conservation counters (consistent: read in one transaction)."""
+        for kind in _LEDGER_KINDS:
+            self.ledger_total.labels(kind=kind).set(counters.get(kind, 0))
+
+    def set_lag(self, topic: str, partition: int, lag: int) -> None:
+        """Export one partition's lag."""
+        self.lag.labels(topic=topic, partition=str(partition)).set(max(lag, 0))

@@ -1,0 +1,92 @@
+"""``privacy-ledger consume``: run the consumer group until SIGTERM/SIGINT."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import signal
+import sys
+import threading
+from typing import Any
+
+from consumers.consumer import ConsumerConfig, LedgerConsumer
+from consumers.metrics import ConsumerMetrics
+from ledger.bootstrap import Ledger
+from ledger.config import Settings
+
+__all__ = ["add_consume_command", "ensure_topics"]
+
+log = logging.getLogger(__name__)
+
+
+def ensure_topics(bootstrap: str, topics: dict[str, int]) -> list[str]:
+    """Create the topics that do not exist yet (name -> partitions); returns those created."""
+    from kafka.admin import KafkaAdminClient
+
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap, client_id="privacy-ledger-admin")
+    try:
+        existing = set(admin.list_topics())
+        missing = {name: n for name, n in topics.items() if name not in existing}
+        if missing:
+            admin.create_topics(
+                {name: {"num_partitions": n, "replication_factor": 1} for name, n in missing.items()},
+                wait_for_metadata=True,
+            )
+        return sorted(missing)
+    finally:
+        admin.close()
+
+
+def cmd_consume(args: argparse.Namespace) -> int:
+    """Consume until stopped; SIGTERM/SIGINT finish (or abandon) the current batch atomically."""
+    settings = Settings.from_env()
+    config = ConsumerConfig(
+        bootstrap=args.bootstrap or settings.kafka_bootstrap,
+        topic=args.topic or settings.kafka_topic,
+        group=args.group or settings.kafka_group,
+        dlq_topic=settings.kafka_dlq_topic,
+        batch_size=args.batch_size or settings.batch_size,
+        session_timeout_ms=settings.kafka_session_timeout_ms,
+    )
+    if args.create_topics:
+        ensure_topics(config.bootstrap, {config.topic: args.partitions, config.dlq_topic: 1})
+    metrics = ConsumerMetrics()
+    port = args.metrics_port if args.metrics_port is not None else settings.metrics_port
+    if port:
+        from prometheus_client import start_http_server
+
+        start_http_server(port, addr="127.0.0.1", registry=metrics.registry)
+    stop = threading.Event()
+
+    def _stop(signum: int, _: Any) -> None:
+        log.warning("signal %d: finishing the current batch, then stopping", signum)
+        stop.set()
+
+    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)
+    ledger = Ledger.open(settings)
+    consumer = LedgerConsumer(ledger, config, metrics=metrics)
+    try:
+        consumer.run(stop, idle_exit_s=args.idle_exit)
+    finally:
+        consumer.close()
+        counters = ledger.counts()["counters"]
+        ledger.close()
+    json.dump({"stopped": True, "ledger_counters": counters}, sys.stdout)
+    sys.stdout.write("\n")
+    return 0
+
+
+def add_consume_command(sub: Any) -> None:
+    """Register ``consume`` on the CLI's subparsers."""
+    s = sub.add_parser("consume", help="consume privacy events from Kafka into the ledger")
+    s.add_argument("--bootstrap", help="Kafka bootstrap servers (default LEDGER_KAFKA_BOOTSTRAP)")
+    s.add_argument("--topic", help="topic (default LEDGER_KAFKA_TOPIC)")
+    s.add_argument("--group", help="consumer group (default LEDGER_KAFKA_GROUP)")
+    s.add_argument("--batch-size", type=int, help="records per poll and transaction")
+    s.add_argument("--metrics-port", type=int, help="serve Prometheus metrics on 127.0.0.1:PORT")
+    s.add_argument("--create-topics", action="store_true", help="create the topics if missing")
+    s.add_argument("--partitions", type=int, default=6, help="partitions when creating the topic")
+    s.add_argument("--idle-exit", type=float, help="exit after this many seconds without records")
+    s.set_defaults(func=cmd_consume)
