@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Final
 
 from ledger.domain.alert_model import Alert
+from ledger.domain.calendar import utc_text
 from ledger.domain.codes import CodeLists
 from ledger.domain.facts import Fact
 from ledger.domain.subject_state import Arrival, SubjectState
@@ -28,11 +28,6 @@ __all__ = [
 ]
 
 ENTRY_SEPARATOR: Final = "#"
-
-
-def utc_text(when: datetime) -> str:
-    """RFC 3339 UTC text with microseconds (``...T09:00:00.000000Z``), as the ledger writes instants."""
-    return when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def triggering_event_id(trigger_id: str) -> str:

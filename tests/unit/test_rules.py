@@ -9,6 +9,7 @@ from ledger.domain.alerts import evaluate_subject
 from ledger.domain.facts import Fact
 from ledger.domain.rules import EVENT_RULES, RULE_CODES
 from ledger.domain.rules_base import triggering_event_id
+from ledger.domain.subject_state import SubjectState, value_categories
 
 DM = "b2b_marketing"
 NON_UK = {
@@ -655,3 +656,31 @@ def test_alerts_come_in_business_order_of_trigger() -> None:
     late = s.used(20, "usage_demographics", "consent")
     early = s.used(10, "usage_demographics", "consent")
     assert [a.trigger_id for a in alerts(s)] == [early.event_id, late.event_id]
+
+
+# -- ties and the state fold -------------------------------------------------------------------------
+def test_a6_use_at_the_instant_of_the_objection_raises_d8() -> None:
+    s = Stream()
+    use = s.used(10, "usage_demographics", "legitimate_interests", li_ref="LI-4")
+    s.objection(10, "particular_situation", ["usage_demographics"])
+    only_on(s, "PROCESSING_AFTER_OBJECTION", use)
+
+
+def test_a7_use_at_the_instant_of_the_restriction_raises() -> None:
+    s = Stream()
+    use = s.used(10)
+    s.restricted(10, ["*"])
+    only_on(s, "PROCESSING_WHILE_RESTRICTED", use)
+
+
+def test_subject_state_copy_is_independent_and_fold_reports_arrivals() -> None:
+    s = Stream()
+    state = SubjectState()
+    state.apply(s.shredded(0, "name"), CODES)
+    snapshot = state.copy()
+    arrival = state.apply(s.registered(1, ["enquirer"], display_name=True), CODES)
+    assert arrival.shredded == (("name", (s.facts[0].event_id,)),)
+    assert state.shredded("name") == () and snapshot.shredded("name") == (s.facts[0].event_id,)
+    assert state.roles == frozenset({"enquirer"}) and snapshot.roles == frozenset()
+    assert value_categories(s.rectified(2, ["title", "name", "title"])) == ("name", "title")
+    assert value_categories(s.used(3)) == ()
