@@ -11,6 +11,7 @@ import json
 import logging
 from typing import Any
 
+from ledger.storage.dialect import InList
 from ledger.storage.store import LedgerStore
 
 __all__ = ["publish_outbox"]
@@ -68,8 +69,5 @@ def publish_outbox(store: LedgerStore, producer: Any, dlq_topic: str, *, limit: 
         with store.write(lock=False) as cur:
             for start in range(0, len(sent), 500):
                 chunk = sent[start : start + 500]
-                cur.execute(
-                    f"DELETE FROM {{t:ledger_dlq_outbox}} WHERE dlq_id IN {cur.dialect.in_list(len(chunk))}",
-                    chunk,
-                )
+                cur.execute("DELETE FROM {t:ledger_dlq_outbox} WHERE dlq_id {in}", (InList(chunk),))
     return len(sent)

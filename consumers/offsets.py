@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 
 from consumers.errors import ConsumerError
-from ledger.storage.dialect import SqlCursor
+from ledger.storage.dialect import InList, SqlCursor
 from ledger.storage.store import LedgerStore
 
 __all__ = ["OffsetConflict", "Span", "advance_offsets", "read_offsets"]
@@ -26,9 +26,8 @@ def read_offsets(store: LedgerStore, topic: str, partitions: Iterable[int]) -> d
         return {}
     with store.read() as cur:
         rows = cur.execute(
-            "SELECT partition, next_offset FROM {t:ledger_offsets} WHERE topic = ? AND partition IN "
-            f"{cur.dialect.in_list(len(wanted))}",
-            [topic, *wanted],
+            "SELECT partition, next_offset FROM {t:ledger_offsets} WHERE topic = ? AND partition {in}",
+            (topic, InList(wanted)),
         ).all()
     return {int(r["partition"]): int(r["next_offset"]) for r in rows}
 

@@ -23,18 +23,26 @@ def canonical_json(value: Any) -> str:
     return "".join(parts)
 
 
+_SCALARS = (str, int, bool, type(None))
+
+
 def _plain(value: Any) -> bool:
-    """True if ``value`` holds no float and no non-ASCII object key."""
-    if isinstance(value, dict):
-        for key, item in value.items():
-            if not (isinstance(key, str) and key.isascii()):
-                return False
-            if not isinstance(item, str | int) and not _plain(item):
-                return False
-        return True
-    if isinstance(value, list | tuple):
-        return all(isinstance(item, str | int) or _plain(item) for item in value)
-    return not isinstance(value, float)
+    """True if ``value`` holds no float, no non-ASCII object key and nothing but JSON types."""
+    stack = [value]
+    while stack:
+        node = stack.pop()
+        kind = type(node)
+        if kind is dict:
+            for key, item in node.items():
+                if type(key) is not str or not key.isascii():
+                    return False
+                if type(item) not in _SCALARS:
+                    stack.append(item)
+        elif kind is list or kind is tuple:
+            stack.extend(item for item in node if type(item) not in _SCALARS)
+        elif kind not in _SCALARS:
+            return False  # floats need ECMAScript formatting; other types go to the general path
+    return True
 
 
 def canonical_bytes(value: Any) -> bytes:

@@ -6,6 +6,7 @@ import json
 from typing import TYPE_CHECKING, Any
 
 from ledger.keystore import FINGERPRINT_CATEGORY
+from ledger.storage.dialect import InList
 
 if TYPE_CHECKING:
     from ledger.writer import BatchWriter
@@ -17,9 +18,9 @@ ALL = "*"
 
 def _active_holds(w: BatchWriter, subjects: list[str]) -> list[tuple[str, list[str]]]:
     rows = w.cur.execute(
-        "SELECT hold_id, categories FROM {t:ledger_holds} WHERE active = 1 AND subject_id IN "
-        f"{w.cur.dialect.in_list(len(subjects))} ORDER BY hold_id",
-        subjects,
+        "SELECT hold_id, categories FROM {t:ledger_holds} WHERE active = 1 AND subject_id {in} "
+        "ORDER BY hold_id",
+        (InList(subjects),),
     ).all()
     return [(str(r["hold_id"]), list(json.loads(r["categories"]))) for r in rows]
 

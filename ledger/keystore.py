@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from ledger.crypto import KeyWrapper, new_data_key
-from ledger.storage.dialect import SqlCursor
+from ledger.storage.dialect import InList, SqlCursor
 
 __all__ = ["FINGERPRINT_CATEGORY", "KeyRing", "KeyStore", "format_kid", "parse_kid"]
 
@@ -88,12 +88,14 @@ class KeyRing:
     def prefetch(self, subjects: Iterable[str]) -> None:
         """Load the key rows of ``subjects`` in one query."""
         todo = sorted({s for s in subjects if s not in self._loaded})
+        if not todo:
+            return
         for start in range(0, len(todo), 500):
             chunk = todo[start : start + 500]
             rows = self.cur.execute(
                 "SELECT subject_id, category, key_version, wrapped FROM {t:ledger_keys} "
-                f"WHERE subject_id IN {self.cur.dialect.in_list(len(chunk))}",
-                chunk,
+                "WHERE subject_id {in}",
+                (InList(chunk),),
             ).all()
             for r in rows:
                 v = self._rows.setdefault((r["subject_id"], r["category"]), _Versions())
@@ -101,7 +103,8 @@ class KeyRing:
             self._loaded.update(chunk)
 
     def _versions(self, subject_id: str, category: str) -> _Versions:
-        self.prefetch([subject_id])
+        if subject_id not in self._loaded:
+            self.prefetch([subject_id])
         return self._rows.setdefault((subject_id, category), _Versions())
 
     def encryption_key(self, subject_id: str, category: str) -> tuple[str, AESGCM]:

@@ -16,6 +16,7 @@ from ledger.domain.catalogue import EVENT_TYPES, Reference
 from ledger.domain.validation import check_against_ledger
 from ledger.errors import ErrorCode, EventRejected
 from ledger.messages import Message
+from ledger.storage.dialect import InList
 
 if TYPE_CHECKING:
     from ledger.writer import BatchWriter
@@ -32,9 +33,8 @@ def load(w: BatchWriter, event_ids: list[str]) -> None:
     for start in range(0, len(event_ids), 500):
         chunk = event_ids[start : start + 500]
         for row in w.cur.execute(
-            "SELECT event_id, fp_kid, fingerprint FROM {t:ledger_parked} "
-            f"WHERE event_id IN {w.cur.dialect.in_list(len(chunk))}",
-            chunk,
+            "SELECT event_id, fp_kid, fingerprint FROM {t:ledger_parked} WHERE event_id {in}",
+            (InList(chunk),),
         ).all():
             w.parked[str(row["event_id"])] = (str(row["fp_kid"]), str(row["fingerprint"]))
 

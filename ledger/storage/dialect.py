@@ -6,7 +6,14 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-__all__ = ["Cursor", "Dialect", "SqlCursor"]
+__all__ = ["Cursor", "Dialect", "InList", "SqlCursor"]
+
+
+class InList(tuple[Any, ...]):
+    """A parameter that fills one ``{in}`` marker: ``IN (?, ...)`` on SQLite, ``= ANY(?)`` on PostgreSQL.
+
+    PostgreSQL then sees one statement text whatever the list's length, so it is prepared once.
+    """
 
 
 class Cursor(Protocol):
@@ -63,10 +70,6 @@ class Dialect:
         """The 64-bit integer column type."""
         return "BIGINT" if self.is_postgres else "INTEGER"
 
-    def in_list(self, n: int) -> str:
-        """Placeholders for an ``IN (...)`` list of ``n`` values."""
-        return "(" + ",".join("?" * n) + ")" if n else "(NULL)"
-
 
 class SqlCursor:
     """A cursor plus its dialect: ``execute`` takes SQLite-style SQL with ``{t:table}`` names."""
@@ -76,9 +79,27 @@ class SqlCursor:
         self.dialect = dialect
 
     def execute(self, text: str, params: Sequence[Any] = ()) -> SqlCursor:
-        """Run one statement."""
+        """Run one statement; an :class:`InList` parameter fills the next ``{in}`` marker."""
+        if any(isinstance(p, InList) for p in params):
+            text, params = self._expand(text, params)
         self.raw.execute(self.dialect.sql(text), tuple(params))
         return self
+
+    def _expand(self, text: str, params: Sequence[Any]) -> tuple[str, list[Any]]:
+        out: list[Any] = []
+        for p in params:
+            if not isinstance(p, InList):
+                out.append(p)
+                continue
+            if self.dialect.is_postgres:
+                text = text.replace("{in}", "= ANY(?)", 1)
+                out.append(list(p))
+            elif p:
+                text = text.replace("{in}", "IN (" + ",".join("?" * len(p)) + ")", 1)
+                out.extend(p)
+            else:
+                text = text.replace("{in}", "IN (NULL)", 1)
+        return text, out
 
     def executemany(self, text: str, rows: Iterable[Sequence[Any]]) -> None:
         """Run one statement for many parameter rows."""
