@@ -199,9 +199,9 @@ class KeyRing:
 
     def flush(self) -> None:
         """Write the keys created in this transaction (shredded ones as already destroyed)."""
-        self.cur.executemany(
-            "INSERT INTO {t:ledger_keys} (subject_id, category, key_version, wrapped, created_at, "
-            "shredded_at) VALUES (?, ?, ?, ?, ?, ?)",
+        self.cur.insert_rows(
+            "ledger_keys",
+            ("subject_id", "category", "key_version", "wrapped", "created_at", "shredded_at"),
             [
                 (subject, category, version, wrapped, self.now, None if wrapped else self.now)
                 for (subject, category, version), wrapped in self._new.items()

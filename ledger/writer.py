@@ -108,6 +108,7 @@ class BatchWriter:
         self._resolve_memo: dict[str, str] = {}
         self._merged: dict[str, str | None] = {}  # merged subject -> survivor (None: not merged)
         self._entities: dict[tuple[str, str], dict[str, Any] | None] = {}  # (kind, id) -> row or None
+        self._new_entities: list[tuple[str, ...]] = []
         # Parked events of this batch's event ids and all parked references, loaded by parking.load.
         self.parked: dict[str, tuple[str, str]] = {}
         self.parked_refs: set[tuple[str, str]] = set()
@@ -347,16 +348,15 @@ class BatchWriter:
                     "subject_id": event.get("subject_id") or LEDGER_SUBJECT,
                     "occurred_at": event["occurred_at"],
                 }
-            self.cur.execute(
-                "INSERT INTO {t:ledger_entities} (kind, entity_id, subject_id, event_id, "
-                "occurred_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+            # Written in one statement at flush; until then lookups are answered from _entities.
+            self._new_entities.append(
                 (
                     spec.creates,
                     payload[spec.creates_field],
                     event.get("subject_id") or LEDGER_SUBJECT,
                     event["event_id"],
                     event["occurred_at"],
-                ),
+                )
             )
         if event["event_type"] == "SubjectsMerged":
             self.cur.execute(
@@ -421,6 +421,11 @@ class BatchWriter:
     def _flush(self) -> None:
         cur = self.cur
         self.ring.flush()
+        cur.executemany(
+            "INSERT INTO {t:ledger_entities} (kind, entity_id, subject_id, event_id, occurred_at) "
+            "VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+            self._new_entities,
+        )
         ids = self.store.insert_events(cur, self._pending)
         head = cur.execute("SELECT seq, hash FROM {t:ledger_chain} ORDER BY seq DESC LIMIT 1").one()
         seq, prev = (int(head["seq"]), str(head["hash"])) if head else (0, GENESIS_HASH)
@@ -450,16 +455,23 @@ class BatchWriter:
             if self.result.first_seq is None:
                 self.result.first_seq = seq
             self.result.last_seq = seq
-        cur.executemany(
-            "INSERT INTO {t:ledger_chain} (seq, notification_id, stream_id, stream_version, "
-            "event_id, event_type, subject_id, recorded_at, prev_hash, hash) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        cur.insert_rows(
+            "ledger_chain",
+            (
+                "seq",
+                "notification_id",
+                "stream_id",
+                "stream_version",
+                "event_id",
+                "event_type",
+                "subject_id",
+                "recorded_at",
+                "prev_hash",
+                "hash",
+            ),
             chain_rows,
         )
-        cur.executemany(
-            "INSERT INTO {t:ledger_dedup} (event_id, fp_kid, fingerprint, seq) VALUES (?, ?, ?, ?)",
-            dedup_rows,
-        )
+        cur.insert_rows("ledger_dedup", ("event_id", "fp_kid", "fingerprint", "seq"), dedup_rows)
         # Dead letters already in the table are older than anything stored now: a stored event_id
         # means its fix arrived (spec 3.6 REPLAYED). Rows of this batch were marked as they went.
         stored_ids = [r[0] for r in dedup_rows]

@@ -27,6 +27,8 @@ class Cursor(Protocol):
 
     def fetchone(self) -> Any: ...
 
+    def copy(self, statement: Any) -> Any: ...
+
     @property
     def rowcount(self) -> int: ...
 
@@ -106,6 +108,19 @@ class SqlCursor:
         rows = [tuple(r) for r in rows]
         if rows:
             self.raw.executemany(self.dialect.sql(text), rows)
+
+    def insert_rows(self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+        """Bulk insert: ``COPY`` on PostgreSQL (several times faster than INSERTs), else executemany."""
+        if not rows:
+            return
+        if self.dialect.is_postgres:
+            cols = ", ".join(columns)
+            with self.raw.copy(f"COPY {self.dialect.table(table)} ({cols}) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(row)
+            return
+        marks = ", ".join("?" * len(columns))
+        self.executemany(f"INSERT INTO {{t:{table}}} ({', '.join(columns)}) VALUES ({marks})", rows)
 
     @property
     def rowcount(self) -> int:

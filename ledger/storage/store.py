@@ -164,11 +164,32 @@ class LedgerStore:
         if not stored:
             return []
         if self.dialect.is_postgres:
-            self.recorder._insert_stored_events(cur.raw, stored)
-            ids = self.recorder._fetch_ids_after_insert_events(cur.raw, stored)
+            return self._insert_pg(cur, stored)
         else:
             ids = self.recorder._insert_events(cur.raw, stored)
         return [int(i) for i in ids]
+
+    def _insert_pg(self, cur: SqlCursor, stored: Sequence[StoredEvent]) -> list[int]:
+        # eventsourcing's own insert sends one array of a composite type, dumped as text element by
+        # element; a pipelined executemany is ~3x faster. Same table, same lock, same NOTIFY.
+        raw: Any = cur.raw
+        self.recorder._lock_table(raw)
+        self.recorder._notify_channel(raw)
+        raw.executemany(
+            f"INSERT INTO {self.events_table} (originator_id, originator_version, topic, state) "
+            "VALUES (%s, %s, %s, %s) RETURNING notification_id",
+            [(s.originator_id, s.originator_version, s.topic, s.state) for s in stored],
+            returning=True,
+        )
+        ids: list[int] = []
+        while True:
+            row = raw.fetchone()
+            ids.append(int(row["notification_id"]))
+            if not raw.nextset():
+                break
+        if len(ids) != len(stored):
+            raise LedgerError(f"expected {len(stored)} notification ids, got {len(ids)}")
+        return ids
 
     def to_event(self, topic: str, state: bytes, originator_id: Any, version: int) -> LedgerEvent:
         """Rebuild a stored event from its row."""
