@@ -310,7 +310,7 @@ class LedgerConsumer:
 
     def _export_totals(self) -> None:
         try:
-            self.metrics.set_ledger_totals(self.ledger.counts()["counters"])
+            self.metrics.set_ledger_totals(self.ledger.counters())
         except Exception as exc:
             log.info("ledger totals not exported (%s)", type(exc).__name__)
 

@@ -118,6 +118,14 @@ class Ledger:
         """Recompute the integrity chain."""
         return verify_chain(self.store)
 
+    def counters(self) -> dict[str, int]:
+        """The conservation counters (one small read; cheap enough to run after every batch)."""
+        with self.store.read() as cur:
+            return {
+                str(r["name"]): int(r["value"])
+                for r in cur.execute("SELECT name, value FROM {t:ledger_counters}").all()
+            }
+
     def counts(self) -> dict[str, Any]:
         """Stored events per type and the conservation counters."""
         with self.store.read() as cur:
