@@ -373,7 +373,9 @@ def test_consumer_survives_broker_and_postgres_restarts(
         _service("postgres.sh", "stop")
         publish(topic, bursts[2])
         # The consumer polls the third burst and cannot append it: it must retry, not die or skip.
-        wait_until(lambda: "retrying" in proc.output(), 60, "the consumer to retry against the stopped database")
+        wait_until(
+            lambda: "retrying" in proc.output(), 60, "the consumer to retry against the stopped database"
+        )
         _service("postgres.sh", "start")
         wait_until(lambda: len(pg_ledger.stored_event_ids()) >= len(events), 240, "every event stored")
         assert proc.proc.poll() is None, "the consumer died: " + proc.output()[-2000:]
