@@ -20,6 +20,7 @@ def create_statements(d: Dialect) -> list[str]:
         "event_type TEXT NOT NULL, subject_id TEXT, recorded_at TEXT NOT NULL, "
         "prev_hash TEXT NOT NULL, hash TEXT NOT NULL)",
         f"CREATE INDEX IF NOT EXISTS ledger_chain_subject_idx ON {t('ledger_chain')} (subject_id, seq)",
+        f"CREATE INDEX IF NOT EXISTS ledger_chain_stream_idx ON {t('ledger_chain')} (stream_id, seq)",
         # Data keys, wrapped by the master key; wrapped IS NULL means destroyed (shredded).
         f"CREATE TABLE IF NOT EXISTS {t('ledger_keys')} ("
         f"subject_id TEXT NOT NULL, category TEXT NOT NULL, key_version INTEGER NOT NULL, "

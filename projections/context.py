@@ -1,0 +1,96 @@
+"""What views share while they follow the store: code lists, calendar, merges as of a seq, history."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from ledger.domain.calendar import HolidayCalendar
+from ledger.domain.codes import CodeLists
+from ledger.domain.facts import Fact
+from ledger.storage.dialect import InList, SqlCursor
+from ledger.storage.store import LedgerStore
+
+__all__ = ["ProjectionContext"]
+
+
+@dataclass
+class ProjectionContext:
+    """Shared, seq-aware knowledge for the views of one runner.
+
+    Merges are tracked with the seq of the ``SubjectsMerged`` that made them, so resolving a subject "as
+    of seq k" gives the same answer in an incremental run and in a rebuild from zero.
+    """
+
+    store: LedgerStore
+    codes: CodeLists
+    calendar: HolidayCalendar
+    _merges: dict[str, tuple[str, int]] = field(default_factory=dict)  # merged -> (survivor, seq)
+    _merges_loaded: bool = False
+
+    # -- merges ------------------------------------------------------------------------------
+
+    def load_merges(self, cur: SqlCursor) -> None:
+        """Read the merges the store holds (write side: final, with the seq of each merge)."""
+        if self._merges_loaded:
+            return
+        rows = cur.execute(
+            "SELECT m.merged_subject_id, m.surviving_subject_id, d.seq FROM {t:ledger_merges} m "
+            "JOIN {t:ledger_dedup} d ON d.event_id = m.event_id"
+        ).all()
+        self._merges = {
+            str(r["merged_subject_id"]): (str(r["surviving_subject_id"]), int(r["seq"])) for r in rows
+        }
+        self._merges_loaded = True
+
+    def note_merge(self, merged: str, survivor: str, seq: int) -> None:
+        """Record a merge seen in the stream (keeps the map current between reloads)."""
+        self._merges.setdefault(merged, (survivor, seq))
+
+    def resolve(self, subject_id: str, at_seq: int) -> str:
+        """The survivor ``subject_id`` resolved to once the first ``at_seq`` events were stored."""
+        current, seen = subject_id, {subject_id}
+        while True:
+            hop = self._merges.get(current)
+            if hop is None or hop[1] > at_seq or hop[0] in seen:
+                return current
+            current = hop[0]
+            seen.add(current)
+
+    def members(self, survivor: str, at_seq: int) -> list[str]:
+        """``survivor`` and every subject resolving to it as of ``at_seq`` (sorted after the first)."""
+        found = [survivor]
+        others = sorted(
+            s for s, (_, seq) in self._merges.items() if seq <= at_seq and self.resolve(s, at_seq) == survivor
+        )
+        return found + [s for s in others if s != survivor]
+
+    # -- history -----------------------------------------------------------------------------
+
+    def subject_facts(self, cur: SqlCursor, subjects: Iterable[str], up_to_seq: int) -> list[Fact]:
+        """Every stored fact whose envelope names one of ``subjects``, with seq <= ``up_to_seq``."""
+        wanted = sorted(set(subjects))
+        rows = cur.execute(
+            "SELECT c.seq, e.state FROM {t:ledger_chain} c "
+            f"JOIN {self.store.events_table} e ON e.{self.store.notification_column} = c.notification_id "
+            "WHERE c.subject_id {in} AND c.seq <= ? ORDER BY c.seq",
+            (InList(wanted), up_to_seq),
+        ).all()
+        return [Fact.from_record(_record(r["state"]), int(r["seq"])) for r in rows]
+
+    def stream_facts(self, cur: SqlCursor, stream_id: str, up_to_seq: int) -> list[Fact]:
+        """Every stored fact of one stream (a rights request, a complaint), seq <= ``up_to_seq``."""
+        rows = cur.execute(
+            "SELECT c.seq, e.state FROM {t:ledger_chain} c "
+            f"JOIN {self.store.events_table} e ON e.{self.store.notification_column} = c.notification_id "
+            "WHERE c.stream_id = ? AND c.seq <= ? ORDER BY c.seq",
+            (stream_id, up_to_seq),
+        ).all()
+        return [Fact.from_record(_record(r["state"]), int(r["seq"])) for r in rows]
+
+
+def _record(state: Any) -> dict[str, Any]:
+    record: dict[str, Any] = json.loads(bytes(state))["record"]
+    return record

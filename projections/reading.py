@@ -1,0 +1,103 @@
+"""What queries need: the ledger (keys to decrypt at read time), merges as they stand, subject history."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+from ledger.crypto import decrypt_value
+from ledger.domain.facts import Fact
+from ledger.keystore import KeyStore
+from ledger.storage.dialect import SqlCursor
+from ledger.storage.store import LedgerStore
+from ledger.writer import personal_aad
+from projections.context import ProjectionContext
+
+__all__ = ["ERASED_VALUE", "ReadContext"]
+
+ERASED_VALUE = "erased"
+
+
+@dataclass
+class ReadContext:
+    """One query's view of the ledger: as of an instant, with merges resolved as they stand now.
+
+    Views never store personal values; a query that shows one reads its ciphertext from the event store
+    by (event id, JSON path) and decrypts it here, or reports it erased when its key is gone (erasure is
+    never undone by asking about an earlier ``as_of``: decryption depends on the key existing now).
+    """
+
+    store: LedgerStore
+    keys: KeyStore
+    ctx: ProjectionContext
+    as_of: datetime
+    cur: SqlCursor
+    _aead: dict[str, AESGCM | None] = field(default_factory=dict)
+    _records: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    @property
+    def head_seq(self) -> int:
+        """The last stored seq (merges are resolved as of it)."""
+        value = self.cur.execute("SELECT MAX(seq) AS m FROM {t:ledger_chain}").scalar()
+        return int(value or 0)
+
+    def resolve(self, subject_id: str) -> str:
+        """The survivor a subject resolves to now."""
+        self.ctx.load_merges(self.cur)
+        return self.ctx.resolve(subject_id, 1 << 62)
+
+    def members(self, survivor: str) -> list[str]:
+        """The survivor and every subject merged into it, now."""
+        self.ctx.load_merges(self.cur)
+        return self.ctx.members(survivor, 1 << 62)
+
+    def subject_facts(self, subject_id: str) -> list[Fact]:
+        """Every stored fact of the subject's resolution set (replayed from the store, seq order)."""
+        survivor = self.resolve(subject_id)
+        return self.ctx.subject_facts(self.cur, self.members(survivor), 1 << 62)
+
+    def record(self, event_id: str) -> dict[str, Any] | None:
+        """The stored record (ciphertext) of one event."""
+        if event_id not in self._records:
+            row = self.cur.execute(
+                "SELECT e.state FROM {t:ledger_dedup} d JOIN {t:ledger_chain} c ON c.seq = d.seq "
+                f"JOIN {self.store.events_table} e ON e.{self.store.notification_column} = c.notification_id "
+                "WHERE d.event_id = ?",
+                (event_id,),
+            ).one()
+            if row is None:
+                return None
+            self._records[event_id] = json.loads(bytes(row["state"]))["record"]
+        return self._records[event_id]
+
+    def value(self, event_id: str, path: str) -> tuple[Any, str]:
+        """The plaintext at JSON ``path`` (``/payload/...``) of an event and its state.
+
+        Returns ``(value, "available")``, or ``(None, "erased")`` once the key is destroyed.
+        """
+        record = self.record(event_id)
+        if record is None:
+            return None, "missing"
+        node: Any = record
+        for step in path.strip("/").split("/"):
+            node = node[int(step)] if isinstance(node, list) else node.get(step)
+            if node is None:
+                return None, "missing"
+        if not (isinstance(node, dict) and "enc" in node and "kid" in node):
+            return node, "available"
+        kid = str(node["kid"])
+        if kid not in self._aead:
+            secret = self.keys.lookup(self.cur, kid)
+            self._aead[kid] = None if secret is None else AESGCM(secret)
+        aead = self._aead[kid]
+        if aead is None:
+            return None, ERASED_VALUE
+        try:
+            return decrypt_value(aead, node["enc"], personal_aad(event_id, path, kid)), "available"
+        except InvalidTag:
+            return None, "unreadable"

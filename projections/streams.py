@@ -1,0 +1,140 @@
+"""Fleet-wide views of entity streams (rights requests, complaints): their facts kept as view rows.
+
+The request queue and the complaints queue must answer any ``as_of`` from their own tables, without
+replaying the event store: each keeps the non-personal skeleton of its stream's events, and a query
+folds them with the pure clock of ``ledger.domain`` at the asked instant.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from datetime import datetime
+from typing import Any, ClassVar
+
+from ledger.domain.catalogue import EVENT_TYPES, StreamKind
+from ledger.domain.facts import Fact
+from ledger.domain.timeutil import canonical_timestamp
+from ledger.storage.dialect import Dialect, InList, SqlCursor
+from projections.base import StoredFact, dumps, skeleton, utc
+
+__all__ = ["StreamView"]
+
+
+class StreamView:
+    """Keeps every event of one kind of stream as a row; subclasses summarise a stream per event."""
+
+    name: ClassVar[str]
+    kind: ClassVar[StreamKind]
+    id_field: ClassVar[str]
+    tables: ClassVar[tuple[str, ...]]
+
+    def __init_subclass__(cls, **kw: Any) -> None:
+        super().__init_subclass__(**kw)
+        cls.tables = (f"view_{cls.name}_facts", f"view_{cls.name}")
+
+    @property
+    def facts_table(self) -> str:
+        return f"view_{self.name}_facts"
+
+    @property
+    def table(self) -> str:
+        return f"view_{self.name}"
+
+    def create_statements(self, d: Dialect) -> list[str]:
+        """The facts table and the summary table."""
+        big = d.bigint
+        return [
+            f"CREATE TABLE IF NOT EXISTS {d.table(self.facts_table)} (entity_id TEXT NOT NULL, seq {big} NOT NULL, "
+            "event_id TEXT NOT NULL, event_type TEXT NOT NULL, occurred_at TEXT NOT NULL, "
+            "recorded_at TEXT NOT NULL, subject_id TEXT, payload TEXT NOT NULL, PRIMARY KEY (entity_id, seq))",
+            f"CREATE TABLE IF NOT EXISTS {d.table(self.table)} (entity_id TEXT PRIMARY KEY, "
+            "subject_id TEXT, received_at TEXT, closed_at TEXT, last_seq BIGINT NOT NULL, summary TEXT NOT NULL)",
+            f"CREATE INDEX IF NOT EXISTS {self.table}_received_idx ON {d.table(self.table)} (received_at)",
+        ]
+
+    def reset(self) -> None:
+        """No in-memory state."""
+
+    def apply(self, cur: SqlCursor, stored: StoredFact, ctx: Any) -> None:
+        """Keep the event if it belongs to this kind of stream, then refresh the stream's summary."""
+        fact = stored.fact
+        spec = EVENT_TYPES.get(fact.event_type)
+        if spec is None or spec.stream is not self.kind:
+            return
+        entity = str(fact.payload.get(self.id_field, ""))
+        cur.execute(
+            f"INSERT INTO {{t:{self.facts_table}}} (entity_id, seq, event_id, event_type, occurred_at, "
+            "recorded_at, subject_id, payload) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                entity,
+                fact.seq,
+                fact.event_id,
+                fact.event_type,
+                utc(fact.occurred_at),
+                utc(fact.recorded_at),
+                fact.subject_id,
+                dumps(skeleton(fact.payload)),
+            ),
+        )
+        facts = self.load(cur, [entity])[entity]
+        summary = self.summarise(facts, ctx)
+        cur.execute(f"DELETE FROM {{t:{self.table}}} WHERE entity_id = ?", (entity,))
+        cur.execute(
+            f"INSERT INTO {{t:{self.table}}} (entity_id, subject_id, received_at, closed_at, last_seq, summary) "
+            "VALUES (?, ?, ?, ?, ?, ?)",
+            (
+                entity,
+                summary.get("subject_id"),
+                summary.get("received_at"),
+                summary.get("closed_at"),
+                fact.seq,
+                dumps(summary),
+            ),
+        )
+        self.after_update(cur, entity, facts, fact, ctx)
+
+    def summarise(self, facts: list[Fact], ctx: Any) -> dict[str, Any]:
+        """The stored summary of a stream (receipt, closure, subject) from all its facts."""
+        raise NotImplementedError
+
+    def after_update(self, cur: SqlCursor, entity: str, facts: list[Fact], fact: Fact, ctx: Any) -> None:
+        """Hook: e.g. alerts raised by the stream's events."""
+
+    # -- reading -----------------------------------------------------------------------------
+
+    def load(self, cur: SqlCursor, entities: Iterable[str]) -> dict[str, list[Fact]]:
+        """The kept facts of each stream, in seq order."""
+        wanted = sorted(set(entities))
+        out: dict[str, list[Fact]] = {e: [] for e in wanted}
+        for start in range(0, len(wanted), 1000):
+            chunk = wanted[start : start + 1000]
+            rows = cur.execute(
+                f"SELECT * FROM {{t:{self.facts_table}}} WHERE entity_id {{in}} ORDER BY entity_id, seq",
+                (InList(chunk),),
+            ).all()
+            for r in rows:
+                out[str(r["entity_id"])].append(_fact(r))
+        return out
+
+    def candidates(self, cur: SqlCursor, as_of: datetime, *, include_closed: bool) -> list[str]:
+        """Streams received by ``as_of`` (and, unless asked otherwise, still open at it)."""
+        as_of_text = utc(as_of)
+        sql = f"SELECT entity_id FROM {{t:{self.table}}} WHERE received_at IS NOT NULL AND received_at <= ?"
+        params: list[Any] = [as_of_text]
+        if not include_closed:
+            sql += " AND (closed_at IS NULL OR closed_at > ?)"
+            params.append(as_of_text)
+        return [str(r["entity_id"]) for r in cur.execute(sql + " ORDER BY entity_id", params).all()]
+
+
+def _fact(row: Mapping[str, Any]) -> Fact:
+    return Fact(
+        seq=int(row["seq"]),
+        recorded_at=canonical_timestamp(str(row["recorded_at"])),
+        occurred_at=canonical_timestamp(str(row["occurred_at"])),
+        event_id=str(row["event_id"]),
+        event_type=str(row["event_type"]),
+        subject_id=row["subject_id"],
+        payload=json.loads(row["payload"]),
+    )
