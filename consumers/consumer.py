@@ -88,6 +88,7 @@ class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
     def on_partitions_assigned(self, assigned: Any) -> None:
         log.info("assigned partitions: %s", _names(assigned))
         with self.owner._lock:
+            self.owner._generation += 1
             for tp in assigned:
                 self.owner._expected.pop(tp, None)
                 self.owner._unsynced.add(tp)
@@ -124,6 +125,7 @@ class LedgerConsumer:
         self._lock = threading.Lock()
         self._expected: dict[Any, int | None] = {}
         self._unsynced: set[Any] = set()
+        self._generation = 0  # bumped by every assignment (rebalance listener)
         self._last_lag = 0.0
         self._last_maintenance = 0.0
         self._consumer = consumer_factory(
@@ -252,22 +254,29 @@ class LedgerConsumer:
         """Seek newly assigned partitions to the database's positions (from the start if it has none)."""
         with self._lock:
             todo = sorted(self._unsynced, key=lambda tp: tp.partition)
+            generation = self._generation
         if not todo:
             return set()
         known = read_offsets(self.ledger.store, self.config.topic, [tp.partition for tp in todo])
+        # Never call into the Kafka client while holding our lock: the rebalance listener takes that
+        # lock on the client's IO thread, and the client's own locks could then deadlock with it.
         assignment = self._consumer.assignment()
+        seeked: dict[Any, int | None] = {}
+        for tp in todo:
+            if tp not in assignment:
+                continue
+            position = known.get(tp.partition)
+            if position is None:
+                self._consumer.seek_to_beginning(tp)
+            else:
+                self._consumer.seek(tp, position)
+            seeked[tp] = position
         with self._lock:
-            for tp in todo:
-                if tp not in assignment:
+            if generation == self._generation:  # no rebalance meanwhile; otherwise sync again next time
+                for tp in todo:
+                    if tp in seeked:
+                        self._expected[tp] = seeked[tp]
                     self._unsynced.discard(tp)
-                    continue
-                position = known.get(tp.partition)
-                if position is None:
-                    self._consumer.seek_to_beginning(tp)
-                else:
-                    self._consumer.seek(tp, position)
-                self._expected[tp] = position
-                self._unsynced.discard(tp)
         return set(todo)
 
     def _resync_all(self) -> None:
