@@ -53,7 +53,7 @@ class ProjectionRunner:
             ["view"],
             registry=self.registry,
         )
-        with store.write(lock=False) as cur:
+        with store.ddl_lock(), store.write(lock=False) as cur:
             cur.execute(
                 "CREATE TABLE IF NOT EXISTS {t:view_tracking} (name TEXT PRIMARY KEY, seq BIGINT NOT NULL)"
             )

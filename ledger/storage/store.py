@@ -71,9 +71,13 @@ def persistence_env(database_url: str, *, pool_size: int = 2) -> tuple[dict[str,
     )
 
 
-def _ensure_pg_schema(env: dict[str, str]) -> None:
-    if env["POSTGRES_SCHEMA"] == "public":
-        return
+# Any constant works; it only has to be the same for every process of this project.
+_DDL_LOCK_KEY = 0x5052_4956_4C45_4447  # "PRIVLEDG"
+
+
+@contextlib.contextmanager
+def _pg_ddl_lock(env: dict[str, str]) -> Iterator[None]:
+    """Serialise schema creation across processes (two consumers starting at once race on DDL)."""
     import psycopg
     from psycopg import sql
 
@@ -85,7 +89,15 @@ def _ensure_pg_schema(env: dict[str, str]) -> None:
         password=env["POSTGRES_PASSWORD"],
         autocommit=True,
     ) as conn:
-        conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(env["POSTGRES_SCHEMA"])))
+        conn.execute("SELECT pg_advisory_lock(%s)", (_DDL_LOCK_KEY,))
+        try:
+            if env["POSTGRES_SCHEMA"] != "public":
+                conn.execute(
+                    sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(env["POSTGRES_SCHEMA"]))
+                )
+            yield
+        finally:
+            conn.execute("SELECT pg_advisory_unlock(%s)", (_DDL_LOCK_KEY,))
 
 
 class LedgerStore:
@@ -93,16 +105,25 @@ class LedgerStore:
 
     def __init__(self, database_url: str, *, pool_size: int = 2) -> None:
         env, self.dialect = persistence_env(database_url, pool_size=pool_size)
-        if self.dialect.is_postgres:
-            _ensure_pg_schema(env)
-        self.app = LedgerApplication(env=env)
-        # Typed loosely: the SQLite and PostgreSQL recorders share no typed base with a datastore.
-        self.recorder: Any = cast(Any, self.app.recorder)
-        self.datastore: Any = self.recorder.datastore
-        with self.write(lock=False) as cur:
-            for statement in create_statements(self.dialect):
-                cur.execute(statement)
-            cur.execute("INSERT INTO {t:ledger_meta} (k, v) VALUES ('writer', '0') ON CONFLICT DO NOTHING")
+        self._env = env
+        with self.ddl_lock():
+            self.app = LedgerApplication(env=env)
+            # Typed loosely: the SQLite and PostgreSQL recorders share no typed base with a datastore.
+            self.recorder: Any = cast(Any, self.app.recorder)
+            self.datastore: Any = self.recorder.datastore
+            with self.write(lock=False) as cur:
+                for statement in create_statements(self.dialect):
+                    cur.execute(statement)
+                cur.execute("INSERT INTO {t:ledger_meta} (k, v) VALUES ('writer', '0') ON CONFLICT DO NOTHING")
+
+    @contextlib.contextmanager
+    def ddl_lock(self) -> Iterator[None]:
+        """Hold the cross-process schema lock (PostgreSQL advisory lock; SQLite serialises by itself)."""
+        if not self.dialect.is_postgres:
+            yield
+            return
+        with _pg_ddl_lock(self._env):
+            yield
 
     @property
     def events_table(self) -> str:
