@@ -189,6 +189,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_consume_command(sub)
     add_publish_command(sub)
+
+    from projections.cli import add_project_command, add_query_command
+
+    add_project_command(sub)
+    add_query_command(sub)
     return p
 
 

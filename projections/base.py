@@ -13,12 +13,13 @@ from datetime import datetime
 from typing import Any, ClassVar, Protocol
 
 from ledger.domain.facts import Fact
+from ledger.errors import LedgerError
 from ledger.storage.dialect import Dialect, SqlCursor
 
 __all__ = ["ProjectionError", "StoredFact", "View", "dumps", "skeleton"]
 
 
-class ProjectionError(Exception):
+class ProjectionError(LedgerError):
     """Root of every error the ``projections`` package raises on purpose."""
 
 

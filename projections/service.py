@@ -1,0 +1,157 @@
+"""The projections as the ledger uses them: every view, one runner, and the query of each view."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from ledger.calendars import load_calendar
+from ledger.domain.codes import CodeLists
+from ledger.keystore import KeyStore
+from ledger.storage.store import LedgerStore
+from projections.base import ProjectionError, View
+from projections.context import ProjectionContext
+from projections.reading import ReadContext
+from projections.runner import ProjectionRunner
+
+__all__ = ["QUERY_NAMES", "VIEW_NAMES", "Projections"]
+
+# The views in the order the runner applies them (each keeps its own position).
+VIEW_NAMES = ("requests", "complaints", "alerts", "disclosures", "ropa", "notices", "retention")
+# What `privacy-ledger query VIEW` accepts: the views above plus the per-subject queries.
+QUERY_NAMES = (
+    "requests",
+    "complaints",
+    "alerts",
+    "disclosures",
+    "ropa",
+    "notices",
+    "retention",
+    "inventory",
+    "consent",
+    "portability",
+)
+
+
+def _views() -> list[View]:
+    from projections.alerts import AlertsView
+    from projections.complaints import ComplaintsView
+    from projections.disclosures import DisclosuresView
+    from projections.notices import NoticesView
+    from projections.requests import RequestsView
+    from projections.retention import RetentionView
+    from projections.ropa import RopaView
+
+    return [
+        RequestsView(),
+        ComplaintsView(),
+        AlertsView(),
+        DisclosuresView(),
+        RopaView(),
+        NoticesView(),
+        RetentionView(),
+    ]
+
+
+class Projections:
+    """All views of one ledger: keep them current, rebuild them, query them."""
+
+    def __init__(self, store: LedgerStore, keys: KeyStore, codes: CodeLists) -> None:
+        self.store = store
+        self.keys = keys
+        self.ctx = ProjectionContext(store, codes, load_calendar())
+        self.runner = ProjectionRunner(store, _views(), self.ctx)
+
+    def catch_up(self) -> int:
+        """Apply every stored event the views have not seen yet."""
+        return self.runner.catch_up()
+
+    def rebuild(self, name: str) -> int:
+        """Rebuild one view (or ``all``) from ``seq`` 1."""
+        return self.runner.rebuild(None if name == "all" else [name])
+
+    def query(self, name: str, *, as_of: datetime, subject: str | None = None, **filters: Any) -> Any:
+        """The JSON-able answer of one view at ``as_of``."""
+        if name not in QUERY_NAMES:
+            raise ProjectionError(f"unknown view {name}; one of: {', '.join(QUERY_NAMES)}")
+        handler = _HANDLERS[name]
+        with self.store.read() as cur:
+            rctx = ReadContext(store=self.store, keys=self.keys, ctx=self.ctx, as_of=as_of, cur=cur)
+            return handler(cur, rctx, subject, filters)
+
+
+def _requests(cur: Any, rctx: ReadContext, subject: str | None, f: dict[str, Any]) -> Any:
+    from projections.requests import list_requests
+
+    survivor = rctx.resolve(subject) if subject else None
+    rows = list_requests(
+        cur, rctx.ctx, rctx.as_of, include_closed=bool(f.get("include_closed")), subject=survivor,
+        resolve=rctx.resolve,
+    )
+    return [r.to_json() for r in rows]
+
+
+def _complaints(cur: Any, rctx: ReadContext, subject: str | None, f: dict[str, Any]) -> Any:
+    from projections.complaints import list_complaints
+
+    survivor = rctx.resolve(subject) if subject else None
+    rows = list_complaints(cur, rctx.ctx, rctx.as_of, subject=survivor, resolve=rctx.resolve)
+    return [r.to_json() for r in rows]
+
+
+def _alerts(cur: Any, rctx: ReadContext, subject: str | None, f: dict[str, Any]) -> Any:
+    from projections.alerts_query import list_alerts
+
+    return list_alerts(
+        cur, rctx, code=f.get("code"), severity=f.get("severity"), subject=subject, status=f.get("status")
+    )
+
+
+def _disclosures(cur: Any, rctx: ReadContext, subject: str | None, f: dict[str, Any]) -> Any:
+    from projections.disclosures import list_disclosures
+
+    return list_disclosures(cur, rctx, subject=subject)
+
+
+def _ropa(cur: Any, rctx: ReadContext, subject: str | None, f: dict[str, Any]) -> Any:
+    from projections.ropa import ropa_report
+
+    return ropa_report(cur, rctx)
+
+
+def _notices(cur: Any, rctx: ReadContext, subject: str | None, f: dict[str, Any]) -> Any:
+    from projections.notices import list_notices
+
+    return [r.to_json() for r in list_notices(cur, rctx, subject=subject, status=f.get("status"))]
+
+
+def _retention(cur: Any, rctx: ReadContext, subject: str | None, f: dict[str, Any]) -> Any:
+    from projections.retention import list_retention
+
+    return [r.to_json() for r in list_retention(cur, rctx, subject=subject, status=f.get("status"))]
+
+
+def _per_subject(fn_name: str) -> Callable[[Any, ReadContext, str | None, dict[str, Any]], Any]:
+    def handler(cur: Any, rctx: ReadContext, subject: str | None, f: dict[str, Any]) -> Any:
+        if subject is None:
+            raise ProjectionError(f"the {fn_name.replace('_', ' ')} query needs --subject")
+        from projections import subject as per_subject
+
+        return getattr(per_subject, fn_name)(cur, rctx, subject)
+
+    return handler
+
+
+_HANDLERS: dict[str, Callable[[Any, ReadContext, str | None, dict[str, Any]], Any]] = {
+    "requests": _requests,
+    "complaints": _complaints,
+    "alerts": _alerts,
+    "disclosures": _disclosures,
+    "ropa": _ropa,
+    "notices": _notices,
+    "retention": _retention,
+    "inventory": _per_subject("subject_inventory"),
+    "consent": _per_subject("consent_state"),
+    "portability": _per_subject("portability"),
+}
