@@ -41,11 +41,21 @@ def _open(args: argparse.Namespace) -> Ledger:
     return Ledger.open(settings, clock=_clock(settings, getattr(args, "clock", None)))
 
 
+def _project_embedded(ledger: Ledger) -> None:
+    """The embedded default (SQLite) has no projection service: bring the views up to date here."""
+    if ledger.store.dialect.is_postgres:
+        return
+    from projections.service import Projections
+
+    Projections(ledger.store, ledger.keys, ledger.codes).catch_up()
+
+
 def cmd_ingest(args: argparse.Namespace) -> int:
     """Append the events of files; print stored/duplicate/rejected counts."""
     ledger = _open(args)
     try:
         result = ledger.ingest_files([Path(p) for p in args.files])
+        _project_embedded(ledger)
     finally:
         ledger.close()
     _print(result.summary())
@@ -67,6 +77,7 @@ def cmd_erase(args: argparse.Namespace) -> int:
     ledger = _open(args)
     try:
         result = ledger.erase(args.subject_id, args.category or ["*"], reason=args.reason)
+        _project_embedded(ledger)
         _print({**result.summary(), "dead_letters": [d.__dict__ for d in result.dead_letters]})
     finally:
         ledger.close()
@@ -89,6 +100,7 @@ def cmd_sample(args: argparse.Namespace) -> int:
     from ledger.sample import generate_events, write_jsonl
 
     events = generate_events(seed=args.seed, subjects=args.subjects)
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     write_jsonl(Path(args.out), events)
     _print({"written": len(events), "out": args.out, "seed": args.seed})
     return 0
@@ -100,12 +112,20 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
     settings = Settings.from_env()
     out = settings.var_dir / f"sample-seed{args.seed}.jsonl"
+    out.parent.mkdir(parents=True, exist_ok=True)
     write_jsonl(out, generate_events(seed=args.seed, subjects=args.subjects))
+    from projections.service import Projections
+
     ledger = Ledger.open(settings, clock=_clock(settings, args.clock))
     try:
         result = ledger.ingest_files([out])
         counts = ledger.counts()
         report = ledger.verify()
+        projections = Projections(ledger.store, ledger.keys, ledger.codes)
+        projections.catch_up()
+        now = ledger.clock()
+        outstanding = projections.query("requests", as_of=now)
+        open_alerts = projections.query("alerts", as_of=now, status="OPEN")
     finally:
         ledger.close()
     _print(
@@ -115,9 +135,32 @@ def cmd_demo(args: argparse.Namespace) -> int:
             "this_run": result.summary(),
             "ledger": counts,
             "verify": report.as_dict(),
+            "outstanding_requests": {
+                "count": len(outstanding),
+                "overdue": sum(1 for r in outstanding if r["overdue"]),
+                "first": [
+                    {k: r[k] for k in ("request_id", "request_type", "status", "due_date", "overdue")}
+                    for r in outstanding[:5]
+                ],
+            },
+            "open_alerts": {
+                "count": len(open_alerts),
+                "by_code": _count_by(open_alerts, "code"),
+                "first": [
+                    {k: a[k] for k in ("code", "severity", "subject_id", "message")} for a in open_alerts[:5]
+                ],
+            },
+            "next": "privacy-ledger query requests | alerts | inventory --subject ID | ropa | ...",
         }
     )
     return 0 if report.valid else 1
+
+
+def _count_by(rows: list[dict[str, Any]], key: str) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for row in rows:
+        counts[str(row[key])] = counts.get(str(row[key]), 0) + 1
+    return dict(sorted(counts.items()))
 
 
 def cmd_dead_letters(args: argparse.Namespace) -> int:

@@ -50,9 +50,7 @@ def list_alerts(
     RESOLVED or RETRACTED (default: all).
     """
     as_of_text = utc(rctx.as_of)
-    handling = {
-        str(r["alert_id"]): r for r in cur.execute("SELECT * FROM {t:view_alert_handling}").all()
-    }
+    handling = {str(r["alert_id"]): r for r in cur.execute("SELECT * FROM {t:view_alert_handling}").all()}
     rows = cur.execute(
         "SELECT * FROM {t:view_alerts} WHERE event_occurred_at IS NULL OR event_occurred_at <= ?",
         (as_of_text,),

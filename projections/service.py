@@ -86,7 +86,11 @@ def _requests(cur: Any, rctx: ReadContext, subject: str | None, f: dict[str, Any
 
     survivor = rctx.resolve(subject) if subject else None
     rows = list_requests(
-        cur, rctx.ctx, rctx.as_of, include_closed=bool(f.get("include_closed")), subject=survivor,
+        cur,
+        rctx.ctx,
+        rctx.as_of,
+        include_closed=bool(f.get("include_closed")),
+        subject=survivor,
         resolve=rctx.resolve,
     )
     return [r.to_json() for r in rows]
