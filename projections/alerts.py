@@ -115,9 +115,10 @@ class AlertsView:
         """The alert table and the acknowledgement/resolution table."""
         big = d.bigint
         return [
-            f"CREATE TABLE IF NOT EXISTS {d.table('view_alerts')} (alert_id TEXT PRIMARY KEY, scope TEXT NOT NULL, "
-            "code TEXT NOT NULL, severity TEXT NOT NULL, subject_id TEXT, triggering_event_id TEXT NOT NULL, "
-            "related_event_ids TEXT NOT NULL, event_occurred_at TEXT, detected_at TEXT, status TEXT NOT NULL, "
+            f"CREATE TABLE IF NOT EXISTS {d.table('view_alerts')} (alert_id TEXT PRIMARY KEY, "
+            "scope TEXT NOT NULL, code TEXT NOT NULL, severity TEXT NOT NULL, subject_id TEXT, "
+            "triggering_event_id TEXT NOT NULL, related_event_ids TEXT NOT NULL, event_occurred_at TEXT, "
+            "detected_at TEXT, status TEXT NOT NULL, "
             f"message TEXT NOT NULL, as_of_rule INTEGER NOT NULL, raised_seq {big} NOT NULL, "
             f"changed_seq {big} NOT NULL, retracted_at TEXT)",
             f"CREATE INDEX IF NOT EXISTS view_alerts_scope_idx ON {d.table('view_alerts')} (scope)",

@@ -45,11 +45,13 @@ class StreamView:
         """The facts table and the summary table."""
         big = d.bigint
         return [
-            f"CREATE TABLE IF NOT EXISTS {d.table(self.facts_table)} (entity_id TEXT NOT NULL, seq {big} NOT NULL, "
-            "event_id TEXT NOT NULL, event_type TEXT NOT NULL, occurred_at TEXT NOT NULL, "
-            "recorded_at TEXT NOT NULL, subject_id TEXT, payload TEXT NOT NULL, PRIMARY KEY (entity_id, seq))",
+            f"CREATE TABLE IF NOT EXISTS {d.table(self.facts_table)} (entity_id TEXT NOT NULL, "
+            f"seq {big} NOT NULL, event_id TEXT NOT NULL, event_type TEXT NOT NULL, occurred_at TEXT NOT NULL, "
+            "recorded_at TEXT NOT NULL, subject_id TEXT, payload TEXT NOT NULL, "
+            "PRIMARY KEY (entity_id, seq))",
             f"CREATE TABLE IF NOT EXISTS {d.table(self.table)} (entity_id TEXT PRIMARY KEY, "
-            "subject_id TEXT, received_at TEXT, closed_at TEXT, last_seq BIGINT NOT NULL, summary TEXT NOT NULL)",
+            "subject_id TEXT, received_at TEXT, closed_at TEXT, last_seq BIGINT NOT NULL, "
+            "summary TEXT NOT NULL)",
             f"CREATE INDEX IF NOT EXISTS {self.table}_received_idx ON {d.table(self.table)} (received_at)",
         ]
 
@@ -81,8 +83,8 @@ class StreamView:
         summary = self.summarise(facts, ctx)
         cur.execute(f"DELETE FROM {{t:{self.table}}} WHERE entity_id = ?", (entity,))
         cur.execute(
-            f"INSERT INTO {{t:{self.table}}} (entity_id, subject_id, received_at, closed_at, last_seq, summary) "
-            "VALUES (?, ?, ?, ?, ?, ?)",
+            f"INSERT INTO {{t:{self.table}}} (entity_id, subject_id, received_at, closed_at, last_seq, "
+            "summary) VALUES (?, ?, ?, ?, ?, ?)",
             (
                 entity,
                 summary.get("subject_id"),
