@@ -46,8 +46,8 @@ class StreamView:
         big = d.bigint
         return [
             f"CREATE TABLE IF NOT EXISTS {d.table(self.facts_table)} (entity_id TEXT NOT NULL, "
-            f"seq {big} NOT NULL, event_id TEXT NOT NULL, event_type TEXT NOT NULL, occurred_at TEXT NOT NULL, "
-            "recorded_at TEXT NOT NULL, subject_id TEXT, payload TEXT NOT NULL, "
+            f"seq {big} NOT NULL, event_id TEXT NOT NULL, event_type TEXT NOT NULL, "
+            "occurred_at TEXT NOT NULL, recorded_at TEXT NOT NULL, subject_id TEXT, payload TEXT NOT NULL, "
             "PRIMARY KEY (entity_id, seq))",
             f"CREATE TABLE IF NOT EXISTS {d.table(self.table)} (entity_id TEXT PRIMARY KEY, "
             "subject_id TEXT, received_at TEXT, closed_at TEXT, last_seq BIGINT NOT NULL, "

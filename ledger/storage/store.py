@@ -114,7 +114,9 @@ class LedgerStore:
             with self.write(lock=False) as cur:
                 for statement in create_statements(self.dialect):
                     cur.execute(statement)
-                cur.execute("INSERT INTO {t:ledger_meta} (k, v) VALUES ('writer', '0') ON CONFLICT DO NOTHING")
+                cur.execute(
+                    "INSERT INTO {t:ledger_meta} (k, v) VALUES ('writer', '0') ON CONFLICT DO NOTHING"
+                )
 
     @contextlib.contextmanager
     def ddl_lock(self) -> Iterator[None]:
