@@ -419,48 +419,88 @@ def _envelope_to_json(release: Release, datum: Any) -> dict[str, Any]:
             event_type=event_type,
         )
     out: dict[str, Any] = {}
-    try:
-        for f in release.schema["fields"]:
-            name = f["name"]
-            if name == _PAYLOAD:
-                out[name] = _to_json(release, branch, payload, "/payload")
-            else:
-                value = _field_to_json(release, f, datum.get(name), f"/{name}")
-                if value is not None or not _nullable(f["type"]):
-                    out[name] = value
-    except AvroDecodeError as err:
-        err.event_id, err.event_type = event_id, event_type
-        raise
+    for f in release.schema["fields"]:
+        name = f["name"]
+        if name == _PAYLOAD:
+            body = _drop_none(payload)
+            try:
+                for json_path in _json_paths(release, branch):
+                    _parse_json_text(body, json_path, "/payload")
+            except AvroDecodeError as err:
+                err.event_id, err.event_type = event_id, event_type
+                raise
+            out[name] = body
+        elif datum.get(name) is not None:
+            out[name] = _drop_none(datum[name])
     return out
 
 
-def _field_to_json(release: Release, f: Mapping[str, Any], value: Any, path: str) -> Any:
-    if value is None or not f.get(_JSON_TEXT):
-        return _to_json(release, f["type"], value, path)
-    try:
-        return json.loads(value, parse_constant=_reject_constant)
-    except ValueError:
-        raise AvroDecodeError(ErrorCode.MALFORMED_JSON, path, "embedded JSON text does not parse") from None
-
-
-def _to_json(release: Release, schema: Schema, value: Any, path: str) -> Any:
-    schema = release.named.get(schema, schema) if isinstance(schema, str) else schema
-    if isinstance(schema, list):
-        return None if value is None else _to_json(release, _non_null(schema), value, path)
-    kind = schema if isinstance(schema, str) else schema["type"]
-    if kind == "record":
-        out: dict[str, Any] = {}
-        for f in schema["fields"]:
-            name = f["name"]
-            v = _field_to_json(release, f, value.get(name), f"{path}/{name}")
-            if v is not None or not _nullable(f["type"]):  # absent and null mean the same
-                out[name] = v
-        return out
-    if kind == "array":
-        return [_to_json(release, schema["items"], v, f"{path}/{i}") for i, v in enumerate(value)]
-    if not isinstance(kind, str):
-        return _to_json(release, kind, value, path)
+def _drop_none(value: Any) -> Any:
+    """Absent and null optional fields mean the same: drop nulls (Avro writes every optional field)."""
+    if isinstance(value, dict):
+        return {k: _drop_none(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list):
+        return [_drop_none(v) for v in value]
     return value
+
+
+_JSON_PATHS: dict[tuple[int, str], tuple[tuple[str, ...], ...]] = {}
+
+
+def _json_paths(release: Release, record_name: str) -> tuple[tuple[str, ...], ...]:
+    """Paths (``*`` = every element) of the JSON-text fields inside one payload record, cached."""
+    key = (id(release), record_name)
+    if key not in _JSON_PATHS:
+        found: list[tuple[str, ...]] = []
+        _collect_json_paths(release, record_name, (), found, set())
+        _JSON_PATHS[key] = tuple(found)
+    return _JSON_PATHS[key]
+
+
+def _collect_json_paths(
+    release: Release, schema: Schema, prefix: tuple[str, ...], found: list[tuple[str, ...]], seen: set[str]
+) -> None:
+    if isinstance(schema, str):
+        if schema in seen or schema not in release.named:
+            return
+        schema = release.named[schema]
+    if isinstance(schema, list):
+        for branch in schema:
+            if branch != "null":
+                _collect_json_paths(release, branch, prefix, found, seen)
+        return
+    kind = schema["type"] if isinstance(schema, dict) else schema
+    if kind == "record":
+        for f in schema["fields"]:
+            if f.get(_JSON_TEXT):
+                found.append((*prefix, f["name"]))
+            else:
+                _collect_json_paths(release, f["type"], (*prefix, f["name"]), found, seen | {schema["name"]})
+    elif kind == "array":
+        _collect_json_paths(release, schema["items"], (*prefix, "*"), found, seen)
+    elif isinstance(kind, dict | list):
+        _collect_json_paths(release, kind, prefix, found, seen)
+
+
+def _parse_json_text(node: Any, path: tuple[str, ...], at: str) -> None:
+    """Replace the JSON text at ``path`` (under ``node``) by its parsed value, wherever present."""
+    head, rest = path[0], path[1:]
+    if head == "*":
+        if isinstance(node, list):
+            for i, item in enumerate(node):
+                _parse_json_text(item, rest, f"{at}/{i}") if rest else None
+        return
+    if not isinstance(node, dict) or head not in node:
+        return
+    if rest:
+        _parse_json_text(node[head], rest, f"{at}/{head}")
+        return
+    try:
+        node[head] = json.loads(node[head], parse_constant=_reject_constant)
+    except ValueError:
+        raise AvroDecodeError(
+            ErrorCode.MALFORMED_JSON, f"{at}/{head}", "embedded JSON text does not parse"
+        ) from None
 
 
 def _reject_constant(name: str) -> Any:
