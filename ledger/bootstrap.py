@@ -79,7 +79,8 @@ class Ledger:
         return self.ingestor.ingest(messages, batch_size=self.settings.batch_size)
 
     def expire_parked(self) -> BatchResult:
-        """Dead-letter parked events older than the park grace (run periodically and at each batch)."""
+        """Maintenance: dead-letter parked events past the park grace; drop raw dead-letter payloads
+        older than 30 days. Also runs at every batch (expiry) and when the consumer is idle."""
         return self.ingestor.ingest_batch([])
 
     def ingest_files(self, paths: Sequence[Path]) -> BatchResult:

@@ -12,7 +12,7 @@ import hmac
 import json
 import uuid
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID
 
@@ -113,6 +113,7 @@ class BatchWriter:
         self.parked: dict[str, tuple[str, str]] = {}
         self.parked_refs: set[tuple[str, str]] = set()
         self.park_grace_seconds = park_grace_seconds
+        self.dead_letter_raw_days = 30
 
     # -- the batch ---------------------------------------------------------------------------
 
@@ -124,6 +125,8 @@ class BatchWriter:
         self._prefetch(events)
         parking.load(self, [e["event_id"] for e in events])
         parking.expire(self)
+        if not messages:
+            self._purge_dead_letter_payloads()
         for msg, outcome in zip(messages, outcomes, strict=True):
             self.result.consumed += 1
             if isinstance(outcome, EventRejected):
@@ -415,6 +418,17 @@ class BatchWriter:
         )
         self.result.dead_lettered += 1
         self.result.dead_letters.append(letter)
+
+    def _purge_dead_letter_payloads(self) -> None:
+        """Drop the encrypted raw payloads of dead letters older than the retention (spec 3.6: 30 days).
+
+        The entry itself (codes, paths, ids) stays; only the bytes that may hold personal data go.
+        """
+        cutoff = self.recorded_at - timedelta(days=self.dead_letter_raw_days)
+        self.cur.execute(
+            "UPDATE {t:ledger_dead_letters} SET raw_ref = NULL WHERE raw_ref IS NOT NULL AND consumed_at < ?",
+            (format_instant(cutoff),),
+        )
 
     # -- commit ------------------------------------------------------------------------------
 

@@ -156,3 +156,22 @@ def test_recipient_notified_waits_for_the_event_it_refers_to(ledger: Ledger):
     result = ledger.ingest_messages(_messages([erased]))
     assert (result.stored, result.parked) == (2, -1)
     assert _stored_types(ledger) == ["DataErased", "RecipientNotified"]
+
+
+def test_raw_dead_letter_payloads_are_purged_after_30_days_but_the_entry_stays(ledger: Ledger, clock: Clock):
+    bad = event("SubjectRegistered", new_id(), {"roles": ["not-a-role"], "display_name": "Pat Purged"})
+    ledger.ingest_messages(_messages([bad]))
+
+    def raw_refs() -> list[Any]:
+        with ledger.store.read() as cur:
+            return [r["raw_ref"] for r in cur.execute("SELECT raw_ref FROM {t:ledger_dead_letters}").all()]
+
+    [raw] = raw_refs()
+    assert raw is not None and b"Pat Purged" not in bytes(raw)  # kept, but only encrypted
+    clock.now += timedelta(days=29)
+    ledger.expire_parked()
+    assert raw_refs()[0] is not None
+    clock.now += timedelta(days=2)
+    ledger.expire_parked()
+    assert raw_refs() == [None]
+    assert [d["error_code"] for d in ledger.dead_letters()] == ["UNKNOWN_CODE"]
