@@ -73,6 +73,9 @@ def list_requests(
     """The queue at ``as_of``, in the 6.4 default order, from the view's own tables."""
     view = RequestsView()
     ids = view.candidates(cur, as_of, include_closed=include_closed)
+    if subject is not None:
+        # Only the subject's own requests (any subject of its merge set) need their clock computed.
+        ids = view.of_subjects(cur, ids, {subject}, resolve)
     facts = view.load(cur, ids)
     rows = []
     for rid in ids:

@@ -119,6 +119,24 @@ class StreamView:
                 out[str(r["entity_id"])].append(_fact(r))
         return out
 
+    def of_subjects(
+        self, cur: SqlCursor, ids: list[str], subjects: set[str], resolve: Any = None
+    ) -> list[str]:
+        """The streams among ``ids`` whose receipt names one of ``subjects`` (or resolves to one)."""
+        if not ids:
+            return []
+        rows = cur.execute(
+            f"SELECT entity_id, subject_id FROM {{t:{self.table}}} WHERE entity_id {{in}}", (InList(ids),)
+        ).all()
+        keep = set()
+        for r in rows:
+            subject = r["subject_id"]
+            if subject is None:
+                continue
+            if subject in subjects or (resolve is not None and resolve(subject) in subjects):
+                keep.add(str(r["entity_id"]))
+        return [i for i in ids if i in keep]
+
     def candidates(self, cur: SqlCursor, as_of: datetime, *, include_closed: bool) -> list[str]:
         """Streams received by ``as_of`` (and, unless asked otherwise, still open at it)."""
         as_of_text = utc(as_of)
