@@ -22,9 +22,9 @@ from ledger.domain.request_clock import RequestRow
 from ledger.domain.subject_state import value_categories
 from ledger.storage.dialect import SqlCursor
 from projections.base import skeleton
-from projections.notices import SubjectFactsView
 from projections.reading import ReadContext
 from projections.requests import list_requests
+from projections.subject_facts import SubjectFactsView
 
 __all__ = ["RetentionView", "list_retention", "open_erasure_requests"]
 

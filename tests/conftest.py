@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 import os
 import secrets
 import uuid
@@ -70,6 +71,21 @@ def clock() -> Clock:
 
 
 LedgerFactory = Callable[[], Ledger]
+
+
+@contextlib.contextmanager
+def ledger_at(url: str, tmp: Path) -> Iterator[Ledger]:
+    """A ledger on ``url`` with a fresh master key in the new folder ``tmp`` and a fixed clock."""
+    tmp.mkdir()
+    key_file = tmp / "master.key"
+    key_file.write_text(base64.b64encode(secrets.token_bytes(32)).decode())
+    ledger = Ledger.open(
+        Settings(database_url=url, var_dir=tmp / "var", master_key_file=key_file), clock=Clock()
+    )
+    try:
+        yield ledger
+    finally:
+        ledger.close()
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])

@@ -2,21 +2,16 @@
 
 from __future__ import annotations
 
-import base64
 import json
-import secrets
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import Clock
+from conftest import ledger_at
 
 from ledger.bootstrap import Ledger
 from ledger.calendars import load_calendar
-from ledger.config import Settings
 from ledger.controller import ControllerConfigError, load_controller
 from ledger.domain.timeutil import canonical_timestamp
 from ledger.messages import Message
@@ -325,20 +320,6 @@ def test_a_malformed_controller_configuration_is_refused(tmp_path: Path) -> None
 # -- sample data on both backends ----------------------------------------------------------------
 
 
-@contextmanager
-def _sample_ledger(url: str, tmp: Path) -> Iterator[Ledger]:
-    tmp.mkdir()
-    key_file = tmp / "master.key"
-    key_file.write_text(base64.b64encode(secrets.token_bytes(32)).decode())
-    ledger = Ledger.open(
-        Settings(database_url=url, var_dir=tmp / "var", master_key_file=key_file), clock=Clock()
-    )
-    try:
-        yield ledger
-    finally:
-        ledger.close()
-
-
 def _sample_output(ledger: Ledger, events: list[dict[str, Any]]) -> str:
     _ingest(ledger, events)
     runner = _runner(ledger)
@@ -355,9 +336,9 @@ def test_sample_data_gives_the_same_record_on_sqlite_and_postgres(pg_url: str, t
     events = generate_events(seed=3, subjects=60)
     schema = f"t_{uuid.uuid4().hex[:12]}"
     try:
-        with _sample_ledger(f"sqlite:///{tmp_path / 'sample.db'}", tmp_path / "lite") as lite:
+        with ledger_at(f"sqlite:///{tmp_path / 'sample.db'}", tmp_path / "lite") as lite:
             on_sqlite = _sample_output(lite, events)
-        with _sample_ledger(f"{pg_url}?schema={schema}", tmp_path / "pg") as pg:
+        with ledger_at(f"{pg_url}?schema={schema}", tmp_path / "pg") as pg:
             on_postgres = _sample_output(pg, events)
     finally:
         with psycopg.connect(pg_url, autocommit=True) as conn:
