@@ -16,7 +16,7 @@ from ledger.storage.dialect import SqlCursor
 from ledger.storage.store import LedgerStore
 from ledger.writer import personal_aad
 
-__all__ = ["ERASED", "decrypt_record", "list_subject_events"]
+__all__ = ["ERASED", "decrypt_record", "list_subject_events", "open_envelope"]
 
 ERASED = "erased"
 
@@ -37,6 +37,32 @@ def list_subject_events(store: LedgerStore, keys: KeyStore, subject_id: str) -> 
             event = decrypt_record(cur, keys, record, memo)
             out.append({"seq": int(row["seq"]), "hash": row["hash"], **event})
     return out
+
+
+def open_envelope(
+    cur: SqlCursor,
+    keys: KeyStore,
+    memo: dict[str, AESGCM | None],
+    event_id: str,
+    pointer: str,
+    envelope: dict[str, Any],
+) -> tuple[Any, str]:
+    """Decrypt one stored ``{"enc", "kid", "cat"}`` envelope at JSON ``pointer`` of an event.
+
+    Returns ``(value, "available")``, ``(None, "erased")`` once its key is destroyed, or
+    ``(None, "unreadable")`` if the ciphertext does not open (tampered, or moved to another field).
+    """
+    kid = str(envelope["kid"])
+    if kid not in memo:
+        secret = keys.lookup(cur, kid)
+        memo[kid] = None if secret is None else AESGCM(secret)
+    aead = memo[kid]
+    if aead is None:
+        return None, ERASED
+    try:
+        return decrypt_value(aead, envelope["enc"], personal_aad(event_id, pointer, kid)), "available"
+    except InvalidTag:
+        return None, "unreadable"
 
 
 def decrypt_record(
@@ -61,20 +87,11 @@ def decrypt_record(
         envelope = node[path[-1]]
         if not (isinstance(envelope, dict) and "enc" in envelope and "kid" in envelope):
             continue
-        kid = str(envelope["kid"])
-        if kid not in memo:
-            secret = keys.lookup(cur, kid)
-            memo[kid] = None if secret is None else AESGCM(secret)
-        aead = memo[kid]
         pointer = "/payload/" + "/".join(str(p) for p in path)
-        if aead is None:
-            node[path[-1]] = {"redacted": ERASED, "category": envelope.get("cat", category)}
-            continue
-        try:
-            node[path[-1]] = decrypt_value(
-                aead, envelope["enc"], personal_aad(record["event_id"], pointer, kid)
-            )
-        except InvalidTag:
-            node[path[-1]] = {"redacted": "unreadable", "category": envelope.get("cat", category)}
+        value, state = open_envelope(cur, keys, memo, str(record["event_id"]), pointer, envelope)
+        if state == "available":
+            node[path[-1]] = value
+        else:
+            node[path[-1]] = {"redacted": state, "category": envelope.get("cat", category)}
     out["payload"] = payload
     return out

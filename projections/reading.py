@@ -7,20 +7,18 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from ledger.crypto import decrypt_value
 from ledger.domain.facts import Fact
 from ledger.keystore import KeyStore
+from ledger.reader import ERASED, open_envelope
 from ledger.storage.dialect import SqlCursor
 from ledger.storage.store import LedgerStore
-from ledger.writer import personal_aad
 from projections.context import ProjectionContext
 
 __all__ = ["ERASED_VALUE", "ReadContext"]
 
-ERASED_VALUE = "erased"
+ERASED_VALUE = ERASED
 
 
 @dataclass
@@ -90,14 +88,4 @@ class ReadContext:
                 return None, "missing"
         if not (isinstance(node, dict) and "enc" in node and "kid" in node):
             return node, "available"
-        kid = str(node["kid"])
-        if kid not in self._aead:
-            secret = self.keys.lookup(self.cur, kid)
-            self._aead[kid] = None if secret is None else AESGCM(secret)
-        aead = self._aead[kid]
-        if aead is None:
-            return None, ERASED_VALUE
-        try:
-            return decrypt_value(aead, node["enc"], personal_aad(event_id, path, kid)), "available"
-        except InvalidTag:
-            return None, "unreadable"
+        return open_envelope(self.cur, self.keys, self._aead, event_id, path, node)
