@@ -8,11 +8,12 @@ consumer seeks to the positions the database holds. Kafka's committed offsets ar
 from __future__ import annotations
 
 import logging
+import os
 import sqlite3
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import psycopg
@@ -23,12 +24,12 @@ from kafka.errors import KafkaError
 from kafka.structs import OffsetAndMetadata
 from psycopg_pool import PoolTimeout
 
-from consumers.decoding import record_to_message
 from consumers.dlq import publish_outbox
 from consumers.metrics import ConsumerMetrics
 from consumers.offsets import OffsetConflict, Span, advance_offsets, read_offsets
-from ledger.avro import AvroCodec
+from consumers.prepare import PreparedBatch, Preparer, RawRecord
 from ledger.bootstrap import Ledger
+from ledger.errors import EventRejected
 from ledger.ingest import Ingestor
 from ledger.messages import BatchResult, Message
 from ledger.storage.dialect import SqlCursor
@@ -62,6 +63,17 @@ class ConsumerConfig:
     max_backoff_s: float = 10.0
     session_timeout_ms: int = 45000
     lag_every_s: float = 5.0
+    # Helper processes that decode and validate the next batch while one is written (0: in-process).
+    decode_workers: int = field(default_factory=lambda: 1 if (os.cpu_count() or 1) > 1 else 0)
+
+
+@dataclass(frozen=True)
+class _Polled:
+    """A polled batch: its records on their way through decoding, and the span of each partition."""
+
+    prepared: PreparedBatch
+    spans: dict[tuple[str, int], Span]
+    generation: int
 
 
 def _names(tps: Any) -> str:
@@ -106,14 +118,12 @@ class LedgerConsumer:
         config: ConsumerConfig,
         *,
         metrics: ConsumerMetrics | None = None,
-        codec: AvroCodec | None = None,
         consumer_factory: Callable[..., Any] = KafkaConsumer,
         producer_factory: Callable[..., Any] = KafkaProducer,
     ) -> None:
         self.ledger = ledger
         self.config = config
         self.metrics = metrics or ConsumerMetrics()
-        self.codec = codec or AvroCodec()
         self.ingestor = Ingestor(
             ledger.store,
             ledger.keys,
@@ -126,6 +136,8 @@ class LedgerConsumer:
         self._expected: dict[Any, int | None] = {}
         self._unsynced: set[Any] = set()
         self._generation = 0  # bumped by every assignment (rebalance listener)
+        self._ahead: _Polled | None = None  # the next batch, polled while the current one is written
+        self.preparer = Preparer(config.decode_workers)
         self._last_lag = 0.0
         self._last_maintenance = 0.0
         self._consumer = consumer_factory(
@@ -173,42 +185,83 @@ class LedgerConsumer:
                 return
 
     def step(self, stop: threading.Event | None = None) -> BatchResult | None:
-        """Poll once and append what came, with its offsets, in one transaction (retried until done)."""
-        records = self._consumer.poll(timeout_ms=self.config.poll_timeout_ms)
+        """Append one polled batch with its offsets in one transaction (retried until done).
+
+        With a decoding helper, the next batch is polled before this one is written, so the helper
+        decodes and validates it meanwhile. That batch's positions assume this one commits; if it does
+        not, the look-ahead is dropped and its partitions go back to the database's positions.
+        """
+        batch = self._ahead
+        self._ahead = None
+        if batch is not None and batch.generation != self._generation:
+            self._drop(batch)  # a rebalance since it was polled: read those partitions again
+            batch = None
+        if batch is None:
+            batch = self._poll_batch({}, self.config.poll_timeout_ms)
+        self._maybe_report_lag()
+        if batch is None:
+            self._idle_maintenance()
+            return None
+        if self.preparer.workers > 0:
+            reached = {key: nxt for key, (_, nxt) in batch.spans.items()}
+            self._ahead = self._poll_batch(reached, 0)
+        messages, validated = batch.prepared.messages()
+        result = self._append_with_retry(messages, validated, batch, stop)
+        if result is None:
+            if self._ahead is not None:
+                self._drop(self._ahead)
+                self._ahead = None
+            return None
+        with self._lock:
+            for (topic, partition), (_, nxt) in batch.spans.items():
+                tp = TopicPartition(topic, partition)
+                if tp in self._expected:
+                    self._expected[tp] = nxt
+        self._commit_advisory(batch.spans)
+        self._publish_dead_letters()
+        return result
+
+    def _poll_batch(self, reached: dict[tuple[str, int], int], timeout_ms: int) -> _Polled | None:
+        """Poll, keep each partition's records from its expected position on, and start decoding them.
+
+        ``reached`` overrides the expected position of partitions a batch not yet written will move.
+        """
+        records = self._consumer.poll(timeout_ms=timeout_ms)
         # Records of a partition seeked just now were fetched from Kafka's position, not the database's.
         seeked = self._sync_positions()
         with self._lock:
             expected = dict(self._expected)
-        messages: list[Message] = []
+            generation = self._generation
+        raw: list[RawRecord] = []
         spans: dict[tuple[str, int], Span] = {}
         for tp, recs in sorted(records.items(), key=lambda kv: kv[0].partition):
             if tp in seeked or tp not in expected:
                 continue
-            start = expected[tp]
+            key = (tp.topic, tp.partition)
+            start = reached.get(key, expected[tp])
             fresh = [r for r in recs if start is None or r.offset >= start]
             if not fresh:
                 continue
-            messages.extend(record_to_message(r, self.codec) for r in fresh)
-            spans[(tp.topic, tp.partition)] = (start, fresh[-1].offset + 1)
-        self._maybe_report_lag()
-        if not messages:
-            self._idle_maintenance()
+            raw.extend((r.topic, r.partition, r.offset, r.value) for r in fresh)
+            spans[key] = (start, fresh[-1].offset + 1)
+        if not raw:
             return None
-        result = self._append_with_retry(messages, spans, stop)
-        if result is None:
-            return None
+        recorded_at = self.ledger.clock()
+        return _Polled(self.preparer.submit(raw, recorded_at), spans, generation)
+
+    def _drop(self, batch: _Polled) -> None:
+        """Forget a polled, unwritten batch: its partitions are read again from the database's positions."""
         with self._lock:
-            for (topic, partition), (_, nxt) in spans.items():
-                tp = TopicPartition(topic, partition)
-                if tp in self._expected:
-                    self._expected[tp] = nxt
-        self._commit_advisory(spans)
-        self._publish_dead_letters()
-        return result
+            self._unsynced.update(TopicPartition(t, p) for t, p in batch.spans)
 
     def _append_with_retry(
-        self, messages: list[Message], spans: dict[tuple[str, int], Span], stop: threading.Event | None
+        self,
+        messages: list[Message],
+        validated: list[dict[str, Any] | EventRejected],
+        batch: _Polled,
+        stop: threading.Event | None,
     ) -> BatchResult | None:
+        spans = batch.spans
         backoff = 0.5
         while True:
             started = time.perf_counter()
@@ -216,6 +269,9 @@ class LedgerConsumer:
                 result = self.ingestor.ingest_batch(
                     messages,
                     in_transaction=lambda cur: self._advance(cur, spans),
+                    # Validated as of the poll; written now (never earlier than that).
+                    recorded_at=max(self.ledger.clock(), batch.prepared.recorded_at),
+                    validated=validated,
                 )
             except OffsetConflict:
                 # Someone else owns (or owned) these partitions now: drop the batch, re-read positions.
@@ -280,6 +336,9 @@ class LedgerConsumer:
         return set(todo)
 
     def _resync_all(self) -> None:
+        if self._ahead is not None:
+            self._drop(self._ahead)
+            self._ahead = None
         try:
             assigned = set(self._consumer.assignment())
         except KafkaError:
@@ -344,4 +403,5 @@ class LedgerConsumer:
         try:
             self._consumer.close(autocommit=False)
         finally:
+            self.preparer.close()
             self._producer.close()

@@ -48,6 +48,7 @@ def cmd_consume(args: argparse.Namespace) -> int:
         dlq_topic=settings.kafka_dlq_topic,
         batch_size=args.batch_size or settings.batch_size,
         session_timeout_ms=settings.kafka_session_timeout_ms,
+        decode_workers=settings.decode_workers,
     )
     if args.create_topics:
         ensure_topics(config.bootstrap, {config.topic: args.partitions, config.dlq_topic: 1})

@@ -62,6 +62,13 @@ class Settings:
         default="privacy-ledger",
         metadata={"env": "LEDGER_KAFKA_GROUP", "doc": "consumer group id"},
     )
+    decode_workers: int = field(
+        default_factory=lambda: 1 if (os.cpu_count() or 1) > 1 else 0,
+        metadata={
+            "env": "LEDGER_DECODE_WORKERS",
+            "doc": "helper processes decoding the next Kafka batch while one is written (0: none)",
+        },
+    )
     kafka_session_timeout_ms: int = field(
         default=45000,
         metadata={
@@ -104,6 +111,7 @@ class Settings:
                 "park_grace_seconds",
                 "metrics_port",
                 "kafka_session_timeout_ms",
+                "decode_workers",
             }:
                 values[f.name] = int(raw)
             else:

@@ -9,6 +9,7 @@ and ``prev_hash``) is what the integrity chain hashes.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 from uuid import UUID, uuid5
 
@@ -28,6 +29,7 @@ _STREAM_NAMESPACES = {
 }
 
 
+@lru_cache(maxsize=65536)
 def stream_id(kind: StreamKind, entity_id: str) -> UUID:
     """The stable stream (originator) id of a subject, request, complaint or alert."""
     return uuid5(_STREAM_NAMESPACES[kind], entity_id)

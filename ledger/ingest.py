@@ -48,10 +48,20 @@ class Ingestor:
         messages: Sequence[Message],
         *,
         in_transaction: Callable[[SqlCursor], None] | None = None,
+        recorded_at: datetime | None = None,
+        validated: Sequence[dict[str, Any] | EventRejected] | None = None,
     ) -> BatchResult:
-        """Append one batch atomically; ``in_transaction`` adds more writes (e.g. offsets) to it."""
-        recorded_at = self.clock()
-        validated = [self._validate(m, recorded_at) for m in messages]
+        """Append one batch atomically; ``in_transaction`` adds more writes (e.g. offsets) to it.
+
+        ``validated`` holds each message's outcome when the caller validated them already (the Kafka
+        consumer's decoding helper does), as of ``recorded_at`` or earlier: validation only checks that
+        ``occurred_at`` is not ahead of the recording time, so what was valid then is valid now.
+        """
+        if validated is None:
+            recorded_at = recorded_at or self.clock()
+            validated = [self._validate(m, recorded_at) for m in messages]
+        elif recorded_at is None or len(validated) != len(messages):
+            raise ValueError("pre-validated outcomes need their recorded_at, one per message")
         with self.store.write() as cur:
             writer = BatchWriter(
                 self.store,

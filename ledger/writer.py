@@ -57,6 +57,23 @@ def _set_path(node: Any, path: Sequence[str | int], value: Any) -> None:
     node[path[-1]] = value
 
 
+def _copy_along(root: dict[str, Any], path: Sequence[str | int], copied: set[tuple[str | int, ...]]) -> Any:
+    """Copy the containers on ``path`` below ``root`` (once each), so setting a leaf leaves the input alone.
+
+    ``root`` is a copy already; the rest of the payload is shared with the validated event, unchanged.
+    """
+    node: Any = root
+    for depth in range(1, len(path)):
+        prefix = tuple(path[:depth])
+        parent, step = node, path[depth - 1]
+        if prefix not in copied:
+            child = parent[step]
+            parent[step] = dict(child) if isinstance(child, dict) else list(child)
+            copied.add(prefix)
+        node = parent[step]
+    return root
+
+
 def _get_path(node: Any, path: Sequence[str | int]) -> Any:
     for step in path:
         node = node[step]
@@ -186,12 +203,21 @@ class BatchWriter:
         for start in range(0, len(sids), 500):
             chunk = sids[start : start + 500]
             params: list[Any] = [s if pg else s.hex for s in chunk]
-            rows = self.cur.execute(
-                "SELECT originator_id AS sid, MAX(originator_version) AS v "
-                f"FROM {self.store.events_table} "
-                "WHERE originator_id {in} GROUP BY originator_id",
-                (InList(params),),
-            ).all()
+            if pg:
+                # One backward probe of the primary key per stream, not a scan of all its versions.
+                query = (
+                    "SELECT s.id AS sid, (SELECT MAX(e.originator_version) FROM "
+                    f"{self.store.events_table} e WHERE e.originator_id = s.id) AS v "
+                    "FROM unnest(?::uuid[]) AS s(id)"
+                )
+                rows = [r for r in self.cur.execute(query, (params,)).all() if r["v"] is not None]
+            else:
+                rows = self.cur.execute(
+                    "SELECT originator_id AS sid, MAX(originator_version) AS v "
+                    f"FROM {self.store.events_table} "
+                    "WHERE originator_id {in} GROUP BY originator_id",
+                    (InList(params),),
+                ).all()
             for r in rows:
                 sid = r["sid"] if isinstance(r["sid"], UUID) else UUID(str(r["sid"]))
                 self._versions[sid] = int(r["v"])
@@ -305,16 +331,14 @@ class BatchWriter:
 
     def _encrypt(self, event: dict[str, Any], key_subject: str) -> dict[str, Any]:
         fields = list(iter_personal_fields(event["event_type"], event["payload"]))
-        if not fields:
-            return dict(event["payload"])
-        # A JSON round trip copies the (JSON-only) payload several times faster than deepcopy.
-        payload: dict[str, Any] = json.loads(json.dumps(event["payload"]))
+        payload = dict(event["payload"])
+        copied: set[tuple[str | int, ...]] = set()
         for path, category in fields:
             kid, aead = self.ring.encryption_key(key_subject, category)
             pointer = _pointer(path)
             value = _get_path(payload, path)
             enc = encrypt_value(aead, value, personal_aad(event["event_id"], pointer, kid))
-            _set_path(payload, path, {"enc": enc, "kid": kid, "cat": category})
+            _set_path(_copy_along(payload, path, copied), path, {"enc": enc, "kid": kid, "cat": category})
         return payload
 
     def system_event(
