@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import threading
 import uuid
@@ -60,7 +61,13 @@ def topics(broker: None) -> tuple[str, str]:
 
 
 def _consume_in_process(
-    pg: PgLedger, topic: str, dlq: str, *, metrics: ConsumerMetrics | None = None, idle: float = 4.0
+    pg: PgLedger,
+    topic: str,
+    dlq: str,
+    *,
+    metrics: ConsumerMetrics | None = None,
+    idle: float = 4.0,
+    decode_workers: int = 1,
 ) -> Ledger:
     settings = Settings(database_url=pg.url, master_key_file=pg.key_file)
     ledger = Ledger.open(settings)
@@ -73,6 +80,7 @@ def _consume_in_process(
             dlq_topic=dlq,
             batch_size=300,
             session_timeout_ms=6000,
+            decode_workers=decode_workers,
         ),
         metrics=metrics,
     )
@@ -242,8 +250,9 @@ def _dlq_notices(dlq: str, expected: int) -> list[dict[str, Any]]:
     return out
 
 
+@pytest.mark.parametrize("decode_workers", [1, 0], ids=["helper-process", "in-process"])
 def test_mixed_batch_stores_valid_events_and_dead_letters_every_bad_kind(
-    topics: tuple[str, str], pg_ledger: PgLedger
+    topics: tuple[str, str], pg_ledger: PgLedger, decode_workers: int
 ):
     topic, dlq = topics
     codec = AvroCodec()
@@ -272,7 +281,7 @@ def test_mixed_batch_stores_valid_events_and_dead_letters_every_bad_kind(
             (key, codec.encode(future)),
         ],
     )
-    ledger = _consume_in_process(pg_ledger, topic, dlq)
+    ledger = _consume_in_process(pg_ledger, topic, dlq, decode_workers=decode_workers)
     try:
         letters = sorted((d["offset"], d["error_code"], d["error_path"]) for d in ledger.dead_letters())
     finally:
@@ -385,3 +394,79 @@ def test_consumer_survives_broker_and_postgres_restarts(
     _assert_exactly_once(pg_ledger, events)
     log = proc.output()
     assert "@example.com" not in log, "personal data in the consumer's log"
+
+
+def _helper_pids(pid: int) -> list[int]:
+    """Child processes of ``pid`` (the consumer's decoding helper), from /proc."""
+    children: list[int] = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        text = (task / "children").read_text().split()
+        children.extend(int(c) for c in text)
+    return children
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except FileNotFoundError:
+        return False
+    return state != "Z"
+
+
+def test_a_killed_decoding_helper_loses_nothing(topics: tuple[str, str], pg_ledger: PgLedger):
+    """Design, exactly-once ingestion: the helper dying mid-run falls back to decoding in-process."""
+    topic, dlq = topics
+    events = _sample(4_000, seed=26)
+    publish(topic, events)
+    settings = Settings(database_url=pg_ledger.url, master_key_file=pg_ledger.key_file)
+    ledger = Ledger.open(settings)
+    consumer = LedgerConsumer(
+        ledger,
+        ConsumerConfig(
+            bootstrap=os.environ.get("LEDGER_KAFKA_BOOTSTRAP", "127.0.0.1:19092"),
+            topic=topic,
+            group=f"g-{uuid.uuid4().hex[:8]}",
+            dlq_topic=dlq,
+            batch_size=100,
+            session_timeout_ms=6000,
+            decode_workers=1,
+        ),
+    )
+    killed: list[int] = []
+
+    def kill_helper_once_started() -> None:
+        wait_until(lambda: len(pg_ledger.stored_event_ids()) >= 300, 120, "300 events stored")
+        pool = consumer.preparer._pool
+        helpers = list(pool._processes or {}) if pool is not None else []
+        assert helpers, "the consumer started no decoding helper"
+        for pid in helpers:
+            os.kill(pid, signal.SIGKILL)
+            killed.append(pid)
+
+    killer = threading.Thread(target=kill_helper_once_started)
+    killer.start()
+    try:
+        consumer.run(threading.Event(), idle_exit_s=4)
+    finally:
+        killer.join()
+        consumer.close()
+        ledger.close()
+    assert killed and not any(_alive(pid) for pid in killed)
+    _assert_exactly_once(pg_ledger, events)
+    _assert_subject_order(pg_ledger, events)
+
+
+def test_the_decoding_helper_does_not_outlive_a_killed_consumer(
+    topics: tuple[str, str], pg_ledger: PgLedger, tmp_path: Path
+):
+    """A SIGKILLed consumer leaves no orphan helper process behind (it watches its parent)."""
+    topic, dlq = topics
+    publish(topic, _sample(1_500, seed=27))
+    env = pg_ledger.env(topic, dlq, f"g-{uuid.uuid4().hex[:8]}", LEDGER_BATCH_SIZE="100")
+    env["LEDGER_DECODE_WORKERS"] = "1"
+    proc = ConsumerProcess(env, tmp_path / "consumer.log")
+    wait_until(lambda: len(pg_ledger.stored_event_ids()) >= 200, 120, "200 events stored")
+    helpers = _helper_pids(proc.proc.pid)
+    assert helpers, "the consumer process started no decoding helper"
+    proc.kill()
+    wait_until(lambda: not any(_alive(pid) for pid in helpers), 15, "the helper to exit")
