@@ -69,7 +69,7 @@ def cpu_snapshot() -> CpuSnapshot:
         elif ppid == me:
             consumer += own  # a live helper (its CPU moves into our "reaped" sum when it exits)
         elif name.startswith("postgres"):
-            postgres += own
+            postgres += own + reaped  # the postmaster's reaped children: backends already closed
         elif name == "java" and b"kafka" in cmdline:
             broker += own
     return CpuSnapshot(consumer, postgres, broker)
