@@ -60,6 +60,30 @@ def topics(broker: None) -> tuple[str, str]:
     return create_topics(6)
 
 
+def _consumer(
+    ledger: Ledger,
+    topic: str,
+    dlq: str,
+    *,
+    metrics: ConsumerMetrics | None = None,
+    batch_size: int = 300,
+    decode_workers: int = 1,
+) -> LedgerConsumer:
+    return LedgerConsumer(
+        ledger,
+        ConsumerConfig(
+            bootstrap=os.environ.get("LEDGER_KAFKA_BOOTSTRAP", "127.0.0.1:19092"),
+            topic=topic,
+            group=f"g-{uuid.uuid4().hex[:8]}",
+            dlq_topic=dlq,
+            batch_size=batch_size,
+            session_timeout_ms=6000,
+            decode_workers=decode_workers,
+        ),
+        metrics=metrics,
+    )
+
+
 def _consume_in_process(
     pg: PgLedger,
     topic: str,
@@ -69,21 +93,8 @@ def _consume_in_process(
     idle: float = 4.0,
     decode_workers: int = 1,
 ) -> Ledger:
-    settings = Settings(database_url=pg.url, master_key_file=pg.key_file)
-    ledger = Ledger.open(settings)
-    consumer = LedgerConsumer(
-        ledger,
-        ConsumerConfig(
-            bootstrap=os.environ.get("LEDGER_KAFKA_BOOTSTRAP", "127.0.0.1:19092"),
-            topic=topic,
-            group=f"g-{uuid.uuid4().hex[:8]}",
-            dlq_topic=dlq,
-            batch_size=300,
-            session_timeout_ms=6000,
-            decode_workers=decode_workers,
-        ),
-        metrics=metrics,
-    )
+    ledger = Ledger.open(Settings(database_url=pg.url, master_key_file=pg.key_file))
+    consumer = _consumer(ledger, topic, dlq, metrics=metrics, decode_workers=decode_workers)
     try:
         consumer.run(threading.Event(), idle_exit_s=idle)
     finally:
@@ -418,20 +429,8 @@ def test_a_killed_decoding_helper_loses_nothing(topics: tuple[str, str], pg_ledg
     topic, dlq = topics
     events = _sample(4_000, seed=26)
     publish(topic, events)
-    settings = Settings(database_url=pg_ledger.url, master_key_file=pg_ledger.key_file)
-    ledger = Ledger.open(settings)
-    consumer = LedgerConsumer(
-        ledger,
-        ConsumerConfig(
-            bootstrap=os.environ.get("LEDGER_KAFKA_BOOTSTRAP", "127.0.0.1:19092"),
-            topic=topic,
-            group=f"g-{uuid.uuid4().hex[:8]}",
-            dlq_topic=dlq,
-            batch_size=100,
-            session_timeout_ms=6000,
-            decode_workers=1,
-        ),
-    )
+    ledger = Ledger.open(Settings(database_url=pg_ledger.url, master_key_file=pg_ledger.key_file))
+    consumer = _consumer(ledger, topic, dlq, batch_size=100, decode_workers=1)
     killed: list[int] = []
 
     def kill_helper_once_started() -> None:
