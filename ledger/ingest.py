@@ -15,7 +15,7 @@ from ledger.keystore import KeyStore
 from ledger.messages import BatchResult, Message
 from ledger.storage.dialect import SqlCursor
 from ledger.storage.store import LedgerStore
-from ledger.writer import BatchWriter
+from ledger.writer import BatchWriter, WriterState
 
 __all__ = ["Clock", "Ingestor", "read_messages"]
 
@@ -42,6 +42,10 @@ class Ingestor:
         self.park_grace_seconds = park_grace_seconds
         # The Kafka consumer also announces dead letters on the DLQ topic, through an outbox table.
         self.announce_dead_letters = announce_dead_letters
+        # What the last committed batch learnt of keys, streams and entities; used while this ingestor
+        # is the only writer (see LedgerStore.write), dropped when it grows past state_limit entries.
+        self._state: WriterState | None = None
+        self.state_limit = 200_000
 
     def ingest_batch(
         self,
@@ -62,7 +66,11 @@ class Ingestor:
             validated = [self._validate(m, recorded_at) for m in messages]
         elif recorded_at is None or len(validated) != len(messages):
             raise ValueError("pre-validated outcomes need their recorded_at, one per message")
+        # Taken, not shared: a failed transaction leaves no state behind (the next one starts cold).
+        carried, self._state = self._state, None
         with self.store.write() as cur:
+            generation = cur.generation
+            assert generation is not None  # a locked write transaction counts itself
             writer = BatchWriter(
                 self.store,
                 self.keys,
@@ -70,6 +78,7 @@ class Ingestor:
                 cur,
                 recorded_at,
                 park_grace_seconds=self.park_grace_seconds,
+                carried=carried if carried is not None and generation == carried.generation + 1 else None,
             )
             writer.apply(messages, validated)
             if self.announce_dead_letters:
@@ -79,6 +88,8 @@ class Ingestor:
                 )
             if in_transaction is not None:
                 in_transaction(cur)
+        state = writer.state(generation)
+        self._state = state if state.size <= self.state_limit else None
         if writer.ring.shredded_kids:
             self.keys.forget(writer.ring.shredded_kids)
             self.store.purge_destroyed_keys()

@@ -47,9 +47,9 @@ class KeyStore:
         for kid in kids:
             self._unwrapped.pop(kid, None)
 
-    def ring(self, cur: SqlCursor, now: str) -> KeyRing:
-        """A key ring bound to one transaction."""
-        return KeyRing(self, cur, now)
+    def ring(self, cur: SqlCursor, now: str, state: RingState | None = None) -> KeyRing:
+        """A key ring bound to one transaction (starting from a committed ring's state, if given)."""
+        return KeyRing(self, cur, now, state)
 
     def lookup(self, cur: SqlCursor, kid: str) -> bytes | None:
         """The live data key of ``kid`` read from the database, or None if destroyed or unknown."""
@@ -69,17 +69,29 @@ class _Versions:
     live: dict[int, bytes | None] = field(default_factory=dict)  # version -> wrapped (None = shredded)
 
 
-class KeyRing:
-    """The keys of the subjects one write transaction touches, loaded once and kept in step."""
+@dataclass
+class RingState:
+    """What a committed key ring knew: every key row of the subjects it loaded, and their opened keys."""
 
-    def __init__(self, store: KeyStore, cur: SqlCursor, now: str) -> None:
+    rows: dict[str, dict[str, _Versions]]  # subject -> category -> versions (loaded subjects only)
+    aead: dict[str, AESGCM]
+    raw: dict[str, bytes]
+
+
+class KeyRing:
+    """The keys of the subjects one write transaction touches, loaded once and kept in step.
+
+    A ring may start from the :class:`RingState` of the previous transaction of the same writer when
+    nobody else wrote in between (see ``LedgerStore.write``): then those subjects need no query.
+    """
+
+    def __init__(self, store: KeyStore, cur: SqlCursor, now: str, state: RingState | None = None) -> None:
         self.store = store
         self.cur = cur
         self.now = now
-        self._rows: dict[tuple[str, str], _Versions] = {}
-        self._loaded: set[str] = set()
-        self._aead: dict[str, AESGCM] = {}
-        self._raw: dict[str, bytes] = {}
+        self._rows: dict[str, dict[str, _Versions]] = state.rows if state else {}
+        self._aead: dict[str, AESGCM] = state.aead if state else {}
+        self._raw: dict[str, bytes] = state.raw if state else {}
         # Keys created in this transaction, written in one statement by flush(): subject, category,
         # version -> wrapped key (None once shredded again within the same transaction).
         self._new: dict[tuple[str, str, int], bytes | None] = {}
@@ -87,7 +99,7 @@ class KeyRing:
 
     def prefetch(self, subjects: Iterable[str]) -> None:
         """Load the key rows of ``subjects`` in one query."""
-        todo = sorted({s for s in subjects if s not in self._loaded})
+        todo = sorted({s for s in subjects if s not in self._rows})
         if not todo:
             return
         for start in range(0, len(todo), 500):
@@ -97,15 +109,20 @@ class KeyRing:
                 "WHERE subject_id {in}",
                 (InList(chunk),),
             ).all()
+            for subject in chunk:
+                self._rows[subject] = {}
             for r in rows:
-                v = self._rows.setdefault((r["subject_id"], r["category"]), _Versions())
+                v = self._rows[r["subject_id"]].setdefault(r["category"], _Versions())
                 v.live[int(r["key_version"])] = None if r["wrapped"] is None else bytes(r["wrapped"])
-            self._loaded.update(chunk)
+
+    def state(self) -> RingState:
+        """What this ring knows, to start the same writer's next ring from (valid once committed)."""
+        return RingState(self._rows, self._aead, self._raw)
 
     def _versions(self, subject_id: str, category: str) -> _Versions:
-        if subject_id not in self._loaded:
+        if subject_id not in self._rows:
             self.prefetch([subject_id])
-        return self._rows.setdefault((subject_id, category), _Versions())
+        return self._rows[subject_id].setdefault(category, _Versions())
 
     def encryption_key(self, subject_id: str, category: str) -> tuple[str, AESGCM]:
         """The current key of (subject, category); a new version if none is live (re-collection)."""
@@ -169,10 +186,8 @@ class KeyRing:
         self.prefetch([subject_id])
         return sorted(
             cat
-            for (subj, cat), v in self._rows.items()
-            if subj == subject_id
-            and cat != FINGERPRINT_CATEGORY
-            and any(w is not None for w in v.live.values())
+            for cat, v in self._rows[subject_id].items()
+            if cat != FINGERPRINT_CATEGORY and any(w is not None for w in v.live.values())
         )
 
     def shred(self, subject_id: str, category: str) -> list[int]:

@@ -12,6 +12,7 @@ import hmac
 import json
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID
@@ -23,12 +24,12 @@ from ledger.domain.codes import CodeLists
 from ledger.domain.validation import check_against_ledger, validate_event
 from ledger.errors import ErrorCode, EventRejected
 from ledger.events import LedgerEvent, event_class, stream_id
-from ledger.keystore import FINGERPRINT_CATEGORY, KeyStore
+from ledger.keystore import FINGERPRINT_CATEGORY, KeyStore, RingState
 from ledger.messages import BatchResult, DeadLetter, Message
 from ledger.storage.dialect import InList, SqlCursor
 from ledger.storage.store import LedgerStore
 
-__all__ = ["LEDGER_SUBJECT", "BatchWriter", "format_instant", "personal_aad"]
+__all__ = ["LEDGER_SUBJECT", "BatchWriter", "WriterState", "format_instant", "personal_aad"]
 
 # Pseudo-subject that owns the keys of subject-less events (alert handling) and of dead letters.
 LEDGER_SUBJECT = "00000000-0000-0000-0000-000000000000"
@@ -96,8 +97,30 @@ def _safe_event_type(event: dict[str, Any] | None) -> str | None:
     return value if isinstance(value, str) and value in EVENT_TYPES else None
 
 
+@dataclass
+class WriterState:
+    """What a writer learnt of the ledger while appending, true from its commit (``generation``) until
+    another transaction writes: key rows, stream versions, merges and referenced entities."""
+
+    generation: int
+    ring: RingState
+    versions: dict[UUID, int]
+    merged: dict[str, str | None]
+    entities: dict[tuple[str, str], dict[str, Any] | None]
+
+    @property
+    def size(self) -> int:
+        """Entries remembered (the caller bounds the memory by dropping a state that grew too big)."""
+        return len(self.ring.rows) + len(self.versions) + len(self.merged) + len(self.entities)
+
+
 class BatchWriter:
-    """Applies one batch of messages inside an open, locked write transaction."""
+    """Applies one batch of messages inside an open, locked write transaction.
+
+    ``carried`` is the state of the same writer's previous transaction; pass it only when no other
+    transaction wrote in between (``cur.generation == carried.generation + 1``). The writer then asks
+    the database only about subjects, streams and entities that state does not know.
+    """
 
     def __init__(
         self,
@@ -108,6 +131,7 @@ class BatchWriter:
         recorded_at: datetime,
         *,
         park_grace_seconds: int = 86400,
+        carried: WriterState | None = None,
     ) -> None:
         self.store = store
         self.keys = keys
@@ -115,16 +139,18 @@ class BatchWriter:
         self.cur = cur
         self.recorded_at = recorded_at
         self.recorded_at_text = format_instant(recorded_at)
-        self.ring = keys.ring(cur, self.recorded_at_text)
+        self.ring = keys.ring(cur, self.recorded_at_text, carried.ring if carried else None)
         self.result = BatchResult()
         self._pending: list[LedgerEvent] = []
         self._dedup: dict[str, tuple[str, str]] = {}  # event_id -> (fp_kid, fingerprint), known
         self._new_dedup: dict[str, tuple[str, str]] = {}
-        self._versions: dict[UUID, int] = {}
+        self._versions: dict[UUID, int] = carried.versions if carried else {}
         self._dead: list[list[Any]] = []
         self._resolve_memo: dict[str, str] = {}
-        self._merged: dict[str, str | None] = {}  # merged subject -> survivor (None: not merged)
-        self._entities: dict[tuple[str, str], dict[str, Any] | None] = {}  # (kind, id) -> row or None
+        # merged subject -> survivor (None: not merged)
+        self._merged: dict[str, str | None] = carried.merged if carried else {}
+        # (kind, id) -> row, or None: not created (yet)
+        self._entities: dict[tuple[str, str], dict[str, Any] | None] = carried.entities if carried else {}
         self._new_entities: list[tuple[str, ...]] = []
         # Parked events of this batch's event ids and all parked references, loaded by parking.load.
         self.parked: dict[str, tuple[str, str]] = {}
@@ -152,6 +178,10 @@ class BatchWriter:
             self._process(msg, outcome)
         self._flush()
 
+    def state(self, generation: int) -> WriterState:
+        """This writer's knowledge, for the next transaction of the same writer (valid once committed)."""
+        return WriterState(generation, self.ring.state(), self._versions, self._merged, self._entities)
+
     def _prefetch(self, events: Sequence[dict[str, Any]]) -> None:
         ids = [e["event_id"] for e in events]
         for start in range(0, len(ids), 500):
@@ -163,16 +193,17 @@ class BatchWriter:
                 self._dedup[row["event_id"]] = (row["fp_kid"], row["fingerprint"])
         subjects = sorted({e["subject_id"] for e in events if e.get("subject_id")})
         self.ring.prefetch([*subjects, LEDGER_SUBJECT])
-        for start in range(0, len(subjects), 500):
-            chunk = subjects[start : start + 500]
+        unknown = [s for s in subjects if s not in self._merged]
+        for start in range(0, len(unknown), 500):
+            chunk = unknown[start : start + 500]
             for row in self.cur.execute(
                 "SELECT merged_subject_id, surviving_subject_id FROM {t:ledger_merges} "
                 "WHERE merged_subject_id {in}",
                 (InList(chunk),),
             ).all():
                 self._merged[str(row["merged_subject_id"])] = str(row["surviving_subject_id"])
-            for s in chunk:
-                self._merged.setdefault(s, None)
+            for subject in chunk:
+                self._merged.setdefault(subject, None)
         self._prefetch_versions(events)
         self._prefetch_entities(events)
 
@@ -181,7 +212,7 @@ class BatchWriter:
         for e in events:
             for ref in EVENT_TYPES[e["event_type"]].references:
                 value = e["payload"].get(ref.field)
-                if isinstance(value, str) and ref.kind != "event":
+                if isinstance(value, str) and ref.kind != "event" and (ref.kind, value) not in self._entities:
                     wanted.setdefault(ref.kind, set()).add(value)
         for kind, ids in sorted(wanted.items()):
             chunk = sorted(ids)
@@ -198,7 +229,7 @@ class BatchWriter:
                 }
 
     def _prefetch_versions(self, events: Sequence[dict[str, Any]]) -> None:
-        sids = sorted({self._stream_of(e) for e in events}, key=str)
+        sids = sorted({self._stream_of(e) for e in events} - self._versions.keys(), key=str)
         pg = self.cur.dialect.is_postgres
         for start in range(0, len(sids), 500):
             chunk = sids[start : start + 500]

@@ -79,6 +79,8 @@ class SqlCursor:
     def __init__(self, cursor: Cursor, dialect: Dialect) -> None:
         self.raw = cursor
         self.dialect = dialect
+        # Set by LedgerStore.write(lock=True): the number of this locked write transaction.
+        self.generation: int | None = None
 
     def execute(self, text: str, params: Sequence[Any] = ()) -> SqlCursor:
         """Run one statement; an :class:`InList` parameter fills the next ``{in}`` marker."""
@@ -109,13 +111,27 @@ class SqlCursor:
         if rows:
             self.raw.executemany(self.dialect.sql(text), rows)
 
-    def insert_rows(self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
-        """Bulk insert: ``COPY`` on PostgreSQL (several times faster than INSERTs), else executemany."""
+    def insert_rows(
+        self,
+        table: str,
+        columns: Sequence[str],
+        rows: Sequence[Sequence[Any]],
+        *,
+        pg_types: Sequence[str] | None = None,
+    ) -> None:
+        """Bulk insert: ``COPY`` on PostgreSQL (several times faster than INSERTs), else executemany.
+
+        With ``pg_types`` (one PostgreSQL type name per column) the COPY is binary: no text escaping of
+        large ``bytea`` values on either side.
+        """
         if not rows:
             return
         if self.dialect.is_postgres:
             cols = ", ".join(columns)
-            with self.raw.copy(f"COPY {self.dialect.table(table)} ({cols}) FROM STDIN") as copy:
+            target = f"COPY {self.dialect.table(table)} ({cols}) FROM STDIN"
+            with self.raw.copy(target + (" (FORMAT BINARY)" if pg_types else "")) as copy:
+                if pg_types:
+                    copy.set_types(list(pg_types))
                 for row in rows:
                     copy.write_row(row)
             return

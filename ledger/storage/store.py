@@ -147,14 +147,20 @@ class LedgerStore:
         The lock serializes appends so the chain's ``seq`` is gap-free and commit order is append order:
         on PostgreSQL eventsourcing's EXCLUSIVE lock on the event table, on SQLite the RESERVED lock
         taken by a first write (a deferred BEGIN that read first could deadlock two writers).
+
+        Every locked transaction also counts itself (``cur.generation``): a writer that finds the count
+        one above its own last commit knows nobody else wrote in between, so what it remembers of the
+        ledger's state (keys, stream versions) is still true.
         """
         with self.datastore.transaction(commit=True) as raw:
             cur = SqlCursor(raw, self.dialect)
             if lock:
                 if self.dialect.is_postgres:
                     self.recorder._lock_table(raw)
-                else:
-                    cur.execute("UPDATE {t:ledger_meta} SET v = v WHERE k = 'writer'")
+                cur.execute(
+                    "UPDATE {t:ledger_meta} SET v = CAST(CAST(v AS INTEGER) + 1 AS TEXT) WHERE k = 'writer'"
+                )
+                cur.generation = int(cur.execute("SELECT v FROM {t:ledger_meta} WHERE k = 'writer'").scalar())
             if not self.dialect.is_postgres:
                 # Destroyed keys must not linger in free pages of the file (crypto-shredding).
                 cur.execute("PRAGMA secure_delete = ON")
@@ -221,6 +227,7 @@ class LedgerStore:
                 (s.originator_id, s.originator_version, s.topic, s.state, i)
                 for s, i in zip(stored, ids, strict=True)
             ],
+            pg_types=("uuid", "int8", "text", "bytea", "int8"),
         )
         return ids
 

@@ -1,0 +1,110 @@
+"""A writer remembers keys, stream versions and entities between its batches only while it is the
+only writer (issue 3 throughput; spec 3.3 erasure and 3.4 ordering must hold whatever interleaves).
+
+Each test runs on SQLite and on the real PostgreSQL server, with two ledgers on one database standing
+for two processes.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+import ledger.ingest as ingest_module
+from ledger.bootstrap import Ledger
+from ledger.messages import Message
+from ledger.testing import collected, new_id
+from ledger.writer import BatchWriter, WriterState
+
+pytestmark = pytest.mark.usefixtures("backend")
+
+
+def _msg(event: dict[str, Any]) -> Message:
+    return Message("test", 0, 0, event=event)
+
+
+def _email(ledger: Ledger, subject: str) -> list[Any]:
+    return [
+        e["payload"]["data_items"][0]["value"]
+        for e in ledger.subject_events(subject)
+        if e["event_type"] == "DataCollected"
+    ]
+
+
+@pytest.fixture
+def carried(monkeypatch: pytest.MonkeyPatch) -> list[WriterState | None]:
+    """The state each BatchWriter was started from, in order."""
+    seen: list[WriterState | None] = []
+
+    class Spy(BatchWriter):
+        def __init__(self, *args: Any, carried: WriterState | None = None, **kwargs: Any) -> None:
+            seen.append(carried)
+            super().__init__(*args, carried=carried, **kwargs)
+
+    monkeypatch.setattr(ingest_module, "BatchWriter", Spy)
+    return seen
+
+
+def test_consecutive_batches_of_one_writer_start_from_what_the_last_one_learnt(
+    open_ledger: Any, carried: list[WriterState | None]
+):
+    ledger = open_ledger()
+    ingestor = ledger.ingestor
+    subject = new_id()
+    for n in range(3):
+        ingestor.ingest_batch([_msg(collected(subject, [("contact_details", "email", f"a{n}@example.com")]))])
+    assert carried[0] is None
+    assert carried[1] is not None and carried[2] is not None
+    assert carried[2].generation == carried[1].generation + 1
+    assert subject in carried[2].ring.rows  # its keys needed no query
+    assert _email(ledger, subject) == ["a0@example.com", "a1@example.com", "a2@example.com"]
+
+
+def test_an_erasure_by_another_writer_is_never_missed(open_ledger: Any, carried: list[WriterState | None]):
+    """Spec 3.3: after erasure, new data goes under a new key version, never under the destroyed one."""
+    mine, theirs = open_ledger(), open_ledger()
+    ingestor = mine.ingestor
+    subject = new_id()
+    ingestor.ingest_batch([_msg(collected(subject, [("contact_details", "email", "old@example.com")]))])
+    theirs.erase(subject)
+    ingestor.ingest_batch([_msg(collected(subject, [("contact_details", "email", "new@example.com")]))])
+    assert carried[-1] is None  # someone else wrote in between: start cold
+    assert _email(mine, subject) == [
+        {"redacted": "erased", "category": "contact_details"},
+        "new@example.com",
+    ]
+
+
+def test_stream_versions_stay_consecutive_when_writers_interleave(open_ledger: Any):
+    mine, theirs = open_ledger(), open_ledger()
+    ingestor = mine.ingestor
+    subject = new_id()
+    ingestor.ingest_batch([_msg(collected(subject, [("contact_details", "email", "one@example.com")]))])
+    theirs.ingest_messages([_msg(collected(subject, [("contact_details", "email", "two@example.com")]))])
+    result = ingestor.ingest_batch(
+        [_msg(collected(subject, [("contact_details", "email", "three@example.com")]))]
+    )
+    assert result.stored == 1 and not result.dead_letters
+    assert _email(mine, subject) == ["one@example.com", "two@example.com", "three@example.com"]
+    assert mine.verify().valid
+
+
+def test_a_rolled_back_batch_leaves_nothing_remembered(open_ledger: Any, carried: list[WriterState | None]):
+    """A key created in a transaction that rolled back must not be used afterwards."""
+    ledger = open_ledger()
+    ingestor = ledger.ingestor
+    first, second = new_id(), new_id()
+    ingestor.ingest_batch([_msg(collected(first, [("contact_details", "email", "first@example.com")]))])
+    event = collected(second, [("contact_details", "email", "second@example.com")])
+
+    def fail(_: Any) -> None:
+        raise RuntimeError("the batch's last write failed")
+
+    with pytest.raises(RuntimeError):
+        ingestor.ingest_batch([_msg(event)], in_transaction=fail)
+    result = ingestor.ingest_batch([_msg(event)])
+    assert carried[-1] is None  # the failed batch's state was dropped, not carried
+    assert result.stored == 1
+    assert _email(ledger, second) == ["second@example.com"]
+    assert ledger.verify().valid
