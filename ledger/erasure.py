@@ -110,9 +110,16 @@ def release(w: BatchWriter, released: dict[str, Any]) -> None:
     """On ``LegalHoldReleased``, re-run every deferred erasure no other active hold still blocks."""
     hold_id = released["payload"]["hold_id"]
     w.cur.execute("UPDATE {t:ledger_holds} SET active = 0 WHERE hold_id = ?", (hold_id,))
+    holder = w.cur.execute("SELECT subject_id FROM {t:ledger_holds} WHERE hold_id = ?", (hold_id,)).scalar()
+    if holder is None:
+        return
+    # A hold blocks the erasures of its subject's merge family only (the erasure of a subject looks at
+    # the holds of merged_set(resolve_subject(subject))): only those can be unblocked by this release.
+    family = w.merged_set(w.resolve_subject(str(holder)))
     pending = w.cur.execute(
         "SELECT erasure_event_id, subject_id, category FROM {t:ledger_deferred} WHERE done = 0 "
-        "ORDER BY erasure_event_id, subject_id, category"
+        "AND subject_id {in} ORDER BY erasure_event_id, subject_id, category",
+        (InList(family),),
     ).all()
     for row in pending:
         subject, category = str(row["subject_id"]), str(row["category"])

@@ -40,10 +40,15 @@ def create_statements(d: Dialect) -> list[str]:
         f"CREATE TABLE IF NOT EXISTS {t('ledger_holds')} ("
         "hold_id TEXT PRIMARY KEY, subject_id TEXT NOT NULL, categories TEXT NOT NULL, "
         "active INTEGER NOT NULL)",
+        f"CREATE INDEX IF NOT EXISTS ledger_holds_subject_idx ON {t('ledger_holds')} (subject_id)",
+        f"CREATE INDEX IF NOT EXISTS ledger_merges_survivor_idx ON {t('ledger_merges')} "
+        "(surviving_subject_id)",
         # Erasures blocked by a legal hold, re-run when the hold is released (spec 5.1).
         f"CREATE TABLE IF NOT EXISTS {t('ledger_deferred')} ("
         "erasure_event_id TEXT NOT NULL, subject_id TEXT NOT NULL, category TEXT NOT NULL, "
         "done INTEGER NOT NULL, PRIMARY KEY (erasure_event_id, subject_id, category))",
+        f"CREATE INDEX IF NOT EXISTS ledger_deferred_subject_idx ON {t('ledger_deferred')} "
+        "(subject_id, done)",
         # Rejected messages: codes and paths only; the raw bytes only encrypted (spec 3.6).
         f"CREATE TABLE IF NOT EXISTS {t('ledger_dead_letters')} ("
         "dlq_id TEXT PRIMARY KEY, consumed_at TEXT NOT NULL, topic TEXT NOT NULL, "

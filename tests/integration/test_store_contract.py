@@ -308,6 +308,63 @@ def test_erasure_under_legal_hold_is_deferred_until_release(ledger: Ledger):
     assert events[0]["payload"]["data_items"][0]["value"]["redacted"] == "erased"
 
 
+def _hold(subject: str, hold: str, category: str) -> dict[str, Any]:
+    payload = {"hold_id": hold, "categories": [category], "reason": "litigation", "matter_ref": "M-1"}
+    return event("LegalHoldPlaced", subject, payload)
+
+
+def _release(subject: str, hold: str) -> dict[str, Any]:
+    return event("LegalHoldReleased", subject, {"hold_id": hold}, occurred_at="2026-10-03T09:00:00Z")
+
+
+def _iban(ledger: Ledger, subject: str) -> Any:
+    [collected_event] = [e for e in ledger.subject_events(subject) if e["event_type"] == "DataCollected"]
+    return collected_event["payload"]["data_items"][0]["value"]
+
+
+def test_releasing_a_hold_runs_only_the_erasures_it_blocked(ledger: Ledger):
+    """Spec 5.1: a release re-runs deferred erasures of the hold's subject (and its merge family);
+    another subject's erasure stays deferred until its own hold goes."""
+    first, second, merged = new_id(), new_id(), new_id()
+    hold_first, hold_second, hold_merged = new_id(), new_id(), new_id()
+    iban = ("financial_details", "iban", "GB00FICT00000000000000")
+    ledger.ingest_messages(
+        _messages(
+            [
+                collected(first, [iban]),
+                collected(second, [iban]),
+                collected(merged, [iban]),
+                _hold(first, hold_first, "financial_details"),
+                _hold(second, hold_second, "financial_details"),
+                # The merged subject's hold also blocks erasing its survivor (the family is erased).
+                _hold(merged, hold_merged, "financial_details"),
+                event(
+                    "SubjectsMerged",
+                    second,
+                    {
+                        "surviving_subject_id": second,
+                        "merged_subject_id": merged,
+                        "reason": "duplicate_record",
+                    },
+                ),
+            ]
+        )
+    )
+    ledger.erase(first, ["financial_details"])
+    ledger.erase(second, ["financial_details"])
+    assert _iban(ledger, first) == _iban(ledger, second) == iban[2]
+
+    ledger.ingest_messages(_messages([_release(first, hold_first)]))
+    assert _iban(ledger, first) == {"redacted": "erased", "category": "financial_details"}
+    assert _iban(ledger, second) == iban[2]  # still held by its own hold and its merged subject's
+
+    ledger.ingest_messages(_messages([_release(second, hold_second)]))
+    assert _iban(ledger, second) == iban[2]  # the merged subject's hold still blocks the family
+    ledger.ingest_messages(_messages([_release(merged, hold_merged)]))
+    assert _iban(ledger, second) == {"redacted": "erased", "category": "financial_details"}
+    assert _iban(ledger, merged) == {"redacted": "erased", "category": "financial_details"}
+
+
 def test_redelivery_after_full_erasure_is_a_duplicate_without_comparison(ledger: Ledger):
     subject = new_id()
     original = collected(subject, [("contact_details", "email", "gone.person@example.com")])
