@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import base64
+import gc
 import json
 import os
 import secrets
@@ -112,6 +113,7 @@ def main() -> None:
 
     events = generate_events(seed=5, subjects=args.events // 14 + 200)[: args.events]
     n = len(events)
+    avg = int(statistics.mean(len(json.dumps(e)) for e in events[:5000]) * 1.3)
     topic = f"bench.events.{uuid.uuid4().hex[:8]}"
     admin = KafkaAdminClient(bootstrap_servers=args.bootstrap)
     admin.create_topics(
@@ -130,6 +132,10 @@ def main() -> None:
         publish_s = time.perf_counter() - started
         assert not report.rejected, report.rejected[:3]
         print(f"published {n} events in {publish_s:.1f}s ({n / publish_s:,.0f} ev/s with validation + Avro)")
+        # A consumer process does not hold the published events: neither should this one while it
+        # consumes (100k dicts in memory make every full garbage collection of the consumer slower).
+        del events, report
+        gc.collect()
         variants = [(f"consumer, {args.workers} decoding helper(s)", args.workers)]
         if not args.no_baseline and args.workers:
             variants.append(("consumer, decoding in-process", 0))
@@ -146,7 +152,6 @@ def main() -> None:
         with psycopg.connect(base, autocommit=True) as conn:
             conn.execute(f'CREATE SCHEMA "{schema}"')
         try:
-            avg = int(statistics.mean(len(json.dumps(e)) for e in events[:5000]) * 1.3)
             raw_runs: list[tuple[float, CpuSnapshot]] = []
             for _ in range(3):
                 rows = _rows(n, avg)
