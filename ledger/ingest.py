@@ -45,7 +45,7 @@ class Ingestor:
         # What the last committed batch learnt of keys, streams and entities; used while this ingestor
         # is the only writer (see LedgerStore.write), dropped when it grows past state_limit entries.
         self._state: WriterState | None = None
-        self.state_limit = 200_000
+        self.state_limit = 100_000  # entries; about 30k subjects, tens of MB
 
     def ingest_batch(
         self,
