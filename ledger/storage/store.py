@@ -158,7 +158,7 @@ class LedgerStore:
                 if self.dialect.is_postgres:
                     self.recorder._lock_table(raw)
                 cur.execute(
-                    "UPDATE {t:ledger_meta} SET v = CAST(CAST(v AS INTEGER) + 1 AS TEXT) WHERE k = 'writer'"
+                    "UPDATE {t:ledger_meta} SET v = CAST(CAST(v AS BIGINT) + 1 AS TEXT) WHERE k = 'writer'"
                 )
                 cur.generation = int(cur.execute("SELECT v FROM {t:ledger_meta} WHERE k = 'writer'").scalar())
             if not self.dialect.is_postgres:
