@@ -210,10 +210,15 @@ class BatchWriter:
     def _prefetch_entities(self, events: Sequence[dict[str, Any]]) -> None:
         wanted: dict[str, set[str]] = {}
         for e in events:
-            for ref in EVENT_TYPES[e["event_type"]].references:
-                value = e["payload"].get(ref.field)
-                if isinstance(value, str) and ref.kind != "event" and (ref.kind, value) not in self._entities:
-                    wanted.setdefault(ref.kind, set()).add(value)
+            spec = EVENT_TYPES[e["event_type"]]
+            # What the batch refers to, and what it creates (an id created before keeps its first row).
+            payload = e["payload"]
+            pairs = [(ref.kind, payload.get(ref.field)) for ref in spec.references if ref.kind != "event"]
+            if spec.creates and spec.creates_field:
+                pairs.append((spec.creates, payload.get(spec.creates_field)))
+            for kind, value in pairs:
+                if isinstance(value, str) and (kind, value) not in self._entities:
+                    wanted.setdefault(kind, set()).add(value)
         for kind, ids in sorted(wanted.items()):
             chunk = sorted(ids)
             for key in chunk:
@@ -401,7 +406,9 @@ class BatchWriter:
         payload = event["payload"]
         if spec.creates and spec.creates_field and payload.get(spec.creates_field):
             key = (spec.creates, str(payload[spec.creates_field]))
-            if self._entities.get(key) is None:
+            # As the table keeps the first row (ON CONFLICT DO NOTHING), so does memory: a state carried
+            # to the next batch must say what the database says.
+            if self._entity(*key) is None:
                 self._entities[key] = {
                     "subject_id": event.get("subject_id") or LEDGER_SUBJECT,
                     "occurred_at": event["occurred_at"],

@@ -14,7 +14,7 @@ import pytest
 import ledger.ingest as ingest_module
 from ledger.bootstrap import Ledger
 from ledger.messages import Message
-from ledger.testing import collected, new_id
+from ledger.testing import collected, event, new_id
 from ledger.writer import BatchWriter, WriterState
 
 pytestmark = pytest.mark.usefixtures("backend")
@@ -108,3 +108,34 @@ def test_a_rolled_back_batch_leaves_nothing_remembered(open_ledger: Any, carried
     assert result.stored == 1
     assert _email(ledger, second) == ["second@example.com"]
     assert ledger.verify().valid
+
+
+def _received(subject: str, request: str) -> dict[str, Any]:
+    payload = {
+        "request_id": request,
+        "request_type": "access",
+        "channel": "email",
+        "via_third_party": False,
+        "requester_contact": "requester@example.com",
+    }
+    return event("RightsRequestReceived", subject, payload, occurred_at="2026-10-01T09:00:00Z")
+
+
+def _identity(subject: str, request: str) -> dict[str, Any]:
+    payload = {"request_id": request, "kind": "identity"}
+    return event("IdentityVerificationRequested", subject, payload, occurred_at="2026-10-01T10:00:00Z")
+
+
+def test_a_remembered_entity_says_what_the_database_says(open_ledger: Any):
+    """A request id received again for another subject keeps its first subject, in the table and in what
+    the writer carries to its next batch, so the next batch decides as a fresh writer would."""
+    remembering, other = open_ledger(), open_ledger()
+    ingestor = remembering.ingestor
+    first, second, request = new_id(), new_id(), new_id()
+    other.ingest_messages([_msg(_received(first, request))])  # not in the remembering writer's memory
+    ingestor.ingest_batch([_msg(_received(second, request))])
+    follow_up = _identity(first, request)
+    carried_outcome = ingestor.ingest_batch([_msg(follow_up)])
+    assert carried_outcome.stored == 1 and not carried_outcome.dead_letters
+    mismatch = other.ingestor.ingest_batch([_msg(_identity(second, request))])
+    assert [d.error_code for d in mismatch.dead_letters] == ["INCONSISTENT_SUBJECT"]
