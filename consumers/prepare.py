@@ -10,13 +10,14 @@ dead letter needs its ids). Nothing is lost if the helper dies: the batch is dec
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import multiprocessing
 import os
 import signal
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from datetime import datetime
 from typing import Any
@@ -35,8 +36,9 @@ log = logging.getLogger(__name__)
 
 # (topic, partition, offset, value): what the helper needs of a ConsumerRecord (cheap to pickle).
 RawRecord = tuple[str, int, int, bytes | None]
-# Per record: the normalised event, or the rejection and the decoded (unvalidated) event if any.
-Outcome = tuple[dict[str, Any] | None, EventRejected | None, dict[str, Any] | None]
+# Per record: the normalised event, or the rejection and the decoded (unvalidated) event if any; and
+# whether the raw bytes are kept for a dead letter (not when empty or over the size limit).
+Outcome = tuple[dict[str, Any] | None, EventRejected | None, dict[str, Any] | None, bool]
 
 
 class _Tools:
@@ -65,16 +67,17 @@ def prepare_records(records: Sequence[RawRecord], recorded_at: datetime) -> list
     out: list[Outcome] = []
     for raw in records:
         message = record_to_message(_RecordView(raw), codec)
+        keep_raw = message.raw is not None
         if message.error is not None:
-            out.append((None, message.error, None))
+            out.append((None, message.error, None, keep_raw))
         elif message.event is None:
             empty = EventRejected(ErrorCode.MALFORMED_JSON, "", "the message holds no event")
-            out.append((None, empty, None))
+            out.append((None, empty, None, keep_raw))
         else:
             try:
-                out.append((validate_event(message.event, codes, recorded_at), None, None))
+                out.append((validate_event(message.event, codes, recorded_at), None, None, keep_raw))
             except EventRejected as exc:
-                out.append((None, exc, message.event))
+                out.append((None, exc, message.event, keep_raw))
     return out
 
 
@@ -100,32 +103,43 @@ class PreparedBatch:
         records: list[RawRecord],
         recorded_at: datetime,
         future: Future[list[Outcome]] | None,
+        *,
+        on_failure: Callable[[], None] | None = None,
+        timeout_s: float = 120.0,
     ) -> None:
         self.records = records
         self.recorded_at = recorded_at
         self._future = future
+        self._on_failure = on_failure
+        self._timeout_s = timeout_s
 
     def messages(self) -> tuple[list[Message], list[dict[str, Any] | EventRejected]]:
         """Wait for the outcomes; the messages (raw bytes kept for dead letters) and what validation gave."""
         outcomes: list[Outcome] | None = None
         if self._future is not None:
             try:
-                outcomes = self._future.result()
-            except Exception as exc:  # helper died or failed: decode here, same clock, same result
+                outcomes = self._future.result(timeout=self._timeout_s)
+            except Exception as exc:  # helper died, failed or hangs: decode here, same clock, same result
                 log.warning("decoding helper failed (%s); decoding in-process", type(exc).__name__)
+                if self._on_failure is not None:
+                    self._on_failure()
         if outcomes is None:
             outcomes = prepare_records(self.records, self.recorded_at)
         messages: list[Message] = []
         validated: list[dict[str, Any] | EventRejected] = []
-        for (topic, partition, offset, value), (event, error, decoded) in zip(
+        for (topic, partition, offset, value), (event, error, decoded, keep_raw) in zip(
             self.records, outcomes, strict=True
         ):
-            if error is not None:
-                messages.append(Message(topic, partition, offset, event=decoded, error=error, raw=value))
+            raw = value if keep_raw else None
+            if error is not None and decoded is not None:  # decoded, then refused by validation
+                messages.append(Message(topic, partition, offset, event=decoded, raw=raw))
+                validated.append(error)
+            elif error is not None:  # not decodable
+                messages.append(Message(topic, partition, offset, error=error, raw=raw))
                 validated.append(error)
             else:
                 assert event is not None
-                messages.append(Message(topic, partition, offset, event=event, raw=value))
+                messages.append(Message(topic, partition, offset, event=event, raw=raw))
                 validated.append(event)
         return messages, validated
 
@@ -147,7 +161,7 @@ class Preparer:
             except Exception as exc:  # a broken pool: replace it next time, decode this one here
                 log.warning("decoding helper unavailable (%s)", type(exc).__name__)
                 self._discard()
-        return PreparedBatch(records, recorded_at, future)
+        return PreparedBatch(records, recorded_at, future, on_failure=self._discard)
 
     def _helper(self) -> ProcessPoolExecutor | None:
         if self.workers <= 0:
@@ -161,11 +175,16 @@ class Preparer:
             )
         return self._pool
 
-    def _discard(self) -> None:
-        if self._pool is not None:
-            self._pool.shutdown(wait=False, cancel_futures=True)
-            self._pool = None
+    def _discard(self, *, kill: bool = True) -> None:
+        """Drop the helper (a new one starts with the next batch); a failed or hung one is killed."""
+        pool, self._pool = self._pool, None
+        if pool is not None:
+            processes = list(getattr(pool, "_processes", None) or {})
+            pool.shutdown(wait=False, cancel_futures=True)
+            for pid in processes if kill else []:
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    os.kill(pid, signal.SIGKILL)
 
     def close(self) -> None:
         """Stop the helper process."""
-        self._discard()
+        self._discard(kill=False)

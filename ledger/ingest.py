@@ -19,6 +19,8 @@ from ledger.writer import BatchWriter, WriterState
 
 __all__ = ["Clock", "Ingestor", "read_messages"]
 
+_FUTURE = str(ErrorCode.FUTURE_TIMESTAMP)
+
 Clock = Callable[[], datetime]
 
 
@@ -58,14 +60,21 @@ class Ingestor:
         """Append one batch atomically; ``in_transaction`` adds more writes (e.g. offsets) to it.
 
         ``validated`` holds each message's outcome when the caller validated them already (the Kafka
-        consumer's decoding helper does), as of ``recorded_at`` or earlier: validation only checks that
-        ``occurred_at`` is not ahead of the recording time, so what was valid then is valid now.
+        consumer's decoding helper does), as of ``recorded_at`` or earlier. Only one check depends on
+        the time, ``occurred_at`` not ahead of the recording: what passed then passes now, and what
+        failed it is checked again as of ``recorded_at``.
         """
         if validated is None:
             recorded_at = recorded_at or self.clock()
             validated = [self._validate(m, recorded_at) for m in messages]
         elif recorded_at is None or len(validated) != len(messages):
             raise ValueError("pre-validated outcomes need their recorded_at, one per message")
+        else:
+            at = recorded_at
+            validated = [
+                self._validate(m, at) if isinstance(v, EventRejected) and v.code == _FUTURE else v
+                for m, v in zip(messages, validated, strict=True)
+            ]
         # Taken, not shared: a failed transaction leaves no state behind (the next one starts cold).
         carried, self._state = self._state, None
         with self.store.write() as cur:

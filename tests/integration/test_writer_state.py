@@ -7,12 +7,17 @@ for two processes.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 
 import ledger.ingest as ingest_module
+from consumers.prepare import PreparedBatch
+from ledger.avro import AvroCodec
 from ledger.bootstrap import Ledger
+from ledger.domain.validation import FUTURE_SKEW
+from ledger.errors import EventRejected
 from ledger.messages import Message
 from ledger.testing import collected, event, new_id
 from ledger.writer import BatchWriter, WriterState
@@ -139,3 +144,26 @@ def test_a_remembered_entity_says_what_the_database_says(open_ledger: Any):
     assert carried_outcome.stored == 1 and not carried_outcome.dead_letters
     mismatch = other.ingestor.ingest_batch([_msg(_identity(second, request))])
     assert [d.error_code for d in mismatch.dead_letters] == ["INCONSISTENT_SUBJECT"]
+
+
+def test_a_poll_time_future_rejection_is_checked_again_at_write_time(open_ledger: Any):
+    """Spec 3.6 FUTURE_TIMESTAMP is judged against the event's own recorded_at: the consumer's helper
+    validates at poll time, so an event refused then but in the allowed skew when written is stored."""
+    ledger = open_ledger()
+    polled_at = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
+    codec = AvroCodec()
+
+    def at(delta: timedelta) -> str:
+        return (polled_at + FUTURE_SKEW + delta).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+    subject = new_id()
+    email = ("contact_details", "email", "soon@example.com")
+    soon = collected(subject, [email], occurred_at=at(timedelta(minutes=1)))  # in the skew when written
+    later = collected(subject, [email], occurred_at=at(timedelta(days=1)))
+    records = [("t", 0, i, codec.encode(e)) for i, e in enumerate([soon, later])]
+    messages, validated = PreparedBatch(records, polled_at, None).messages()
+    assert [v.code for v in validated if isinstance(v, EventRejected)] == ["FUTURE_TIMESTAMP"] * 2
+    written_at = polled_at + timedelta(minutes=2)
+    result = ledger.ingestor.ingest_batch(messages, recorded_at=written_at, validated=validated)
+    assert result.stored == 1
+    assert [(d.offset, d.error_code) for d in result.dead_letters] == [(1, "FUTURE_TIMESTAMP")]
