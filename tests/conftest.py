@@ -10,7 +10,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 
@@ -19,6 +19,7 @@ from ledger.config import Settings
 
 DEFAULT_PG_URL = "postgresql://ledger:ledger-local-only@127.0.0.1:5432/ledger_test"
 FIXED_NOW = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
+T = TypeVar("T")
 
 
 def pg_base_url() -> str:
@@ -86,6 +87,22 @@ def ledger_at(url: str, tmp: Path) -> Iterator[Ledger]:
         yield ledger
     finally:
         ledger.close()
+
+
+def on_both_backends(pg_url: str, tmp: Path, run: Callable[[Ledger], T]) -> tuple[T, T]:
+    """``run`` on a fresh SQLite ledger and on a fresh PostgreSQL schema (dropped after): both results."""
+    import psycopg
+
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    try:
+        with ledger_at(f"sqlite:///{tmp / 'sample.db'}", tmp / "lite") as lite:
+            on_sqlite = run(lite)
+        with ledger_at(f"{pg_url}?schema={schema}", tmp / "pg") as pg:
+            on_postgres = run(pg)
+    finally:
+        with psycopg.connect(pg_url, autocommit=True) as conn:
+            conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+    return on_sqlite, on_postgres
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])

@@ -8,7 +8,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from conftest import ledger_at
+from conftest import on_both_backends
 
 from ledger.bootstrap import Ledger
 from ledger.calendars import load_calendar
@@ -351,18 +351,8 @@ def _sample_output(ledger: Ledger, events: list[dict[str, Any]]) -> str:
 
 
 def test_sample_data_gives_the_same_register_on_sqlite_and_postgres(pg_url: str, tmp_path: Path) -> None:
-    import psycopg
-
     events = generate_events(seed=3, subjects=60)
-    schema = f"t_{uuid.uuid4().hex[:12]}"
-    try:
-        with ledger_at(f"sqlite:///{tmp_path / 'sample.db'}", tmp_path / "lite") as lite:
-            on_sqlite = _sample_output(lite, events)
-        with ledger_at(f"{pg_url}?schema={schema}", tmp_path / "pg") as pg:
-            on_postgres = _sample_output(pg, events)
-    finally:
-        with psycopg.connect(pg_url, autocommit=True) as conn:
-            conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+    on_sqlite, on_postgres = on_both_backends(pg_url, tmp_path, lambda ledger: _sample_output(ledger, events))
     assert on_sqlite == on_postgres
     outputs = json.loads(on_sqlite)
     assert any(r["art19_pending"] for r in outputs[1])
