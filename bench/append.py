@@ -31,8 +31,8 @@ import psycopg
 
 from ledger.bootstrap import Ledger
 from ledger.config import Settings
-from ledger.messages import Message
 from ledger.sample import generate_events
+from ledger.store.messages import Message
 
 DEFAULT_PG = "postgresql://ledger:ledger-local-only@127.0.0.1:5432/ledger_test"
 

@@ -56,9 +56,9 @@ import psycopg
 
 from ledger.bootstrap import Ledger
 from ledger.config import Settings
-from ledger.messages import Message
 from ledger.sample import generate_events
-from ledger.storage.store import LedgerStore
+from ledger.store.database import LedgerStore
+from ledger.store.messages import Message
 from projections.service import Projections
 
 DEFAULT_PG = "postgresql://ledger:ledger-local-only@127.0.0.1:5432/ledger_test"

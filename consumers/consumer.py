@@ -29,11 +29,11 @@ from consumers.metrics import ConsumerMetrics
 from consumers.offsets import OffsetConflict, Span, advance_offsets, read_offsets
 from consumers.prepare import PreparedBatch, Preparer, RawRecord
 from ledger.bootstrap import Ledger
+from ledger.domain.timeutil import format_instant
 from ledger.errors import EventRejected
-from ledger.ingest import Ingestor
-from ledger.messages import BatchResult, Message
-from ledger.storage.dialect import SqlCursor
-from ledger.writer import format_instant
+from ledger.store.dialect import SqlCursor
+from ledger.store.ingest import Ingestor
+from ledger.store.messages import BatchResult, Message
 
 __all__ = ["RETRYABLE", "ConsumerConfig", "LedgerConsumer"]
 

@@ -7,7 +7,7 @@ from typing import Any
 from ledger.avro import AvroCodec, AvroDecodeError
 from ledger.domain.validation import MAX_MESSAGE_BYTES
 from ledger.errors import ErrorCode, EventRejected
-from ledger.messages import Message
+from ledger.store.messages import Message
 
 __all__ = ["record_to_message"]
 

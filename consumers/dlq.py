@@ -11,8 +11,8 @@ import json
 import logging
 from typing import Any
 
-from ledger.storage.dialect import InList
-from ledger.storage.store import LedgerStore
+from ledger.store.database import LedgerStore
+from ledger.store.dialect import InList
 
 __all__ = ["publish_outbox"]
 

@@ -9,7 +9,7 @@ from collections.abc import Mapping
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
-from ledger.messages import BatchResult
+from ledger.store.messages import BatchResult
 
 __all__ = ["ConsumerMetrics"]
 

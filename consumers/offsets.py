@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 
 from consumers.errors import ConsumerError
-from ledger.storage.dialect import InList, SqlCursor
-from ledger.storage.store import LedgerStore
+from ledger.store.database import LedgerStore
+from ledger.store.dialect import InList, SqlCursor
 
 __all__ = ["OffsetConflict", "Span", "advance_offsets", "read_offsets"]
 

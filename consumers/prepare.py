@@ -28,7 +28,7 @@ from ledger.codelists import load_code_lists
 from ledger.domain.codes import CodeLists
 from ledger.domain.validation import validate_event
 from ledger.errors import ErrorCode, EventRejected
-from ledger.messages import Message
+from ledger.store.messages import Message
 
 __all__ = ["Outcome", "PreparedBatch", "Preparer", "RawRecord", "prepare_records"]
 

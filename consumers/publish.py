@@ -13,7 +13,7 @@ from consumers.errors import ConsumerError
 from consumers.producer import LedgerProducer, PublishReport
 from ledger.config import Settings
 from ledger.errors import EventRejected
-from ledger.ingest import read_messages
+from ledger.store.ingest import read_messages
 
 __all__ = ["add_publish_command", "cmd_publish", "publish_file", "report_as_dict"]
 

@@ -9,17 +9,17 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from ledger.chain import ChainReport, verify_chain
 from ledger.codelists import load_code_lists
 from ledger.config import Settings
-from ledger.crypto import FileMasterKey, KeyWrapper
 from ledger.domain.codes import CodeLists
-from ledger.ingest import Ingestor, read_messages
-from ledger.keystore import KeyStore
-from ledger.messages import BatchResult, Message
+from ledger.domain.timeutil import format_instant
 from ledger.reader import list_subject_events
-from ledger.storage.store import LedgerStore
-from ledger.writer import format_instant
+from ledger.store.chain import ChainReport, verify_chain
+from ledger.store.crypto import FileMasterKey, KeyWrapper
+from ledger.store.database import LedgerStore
+from ledger.store.ingest import Ingestor, read_messages
+from ledger.store.keystore import KeyStore
+from ledger.store.messages import BatchResult, Message
 
 __all__ = ["Ledger", "system_clock"]
 

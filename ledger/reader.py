@@ -9,12 +9,12 @@ from typing import Any
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from ledger.crypto import decrypt_value
 from ledger.domain.catalogue import EVENT_TYPES, iter_personal_fields
-from ledger.keystore import KeyStore
-from ledger.storage.dialect import SqlCursor
-from ledger.storage.store import LedgerStore
-from ledger.writer import personal_aad
+from ledger.store.crypto import decrypt_value
+from ledger.store.database import LedgerStore
+from ledger.store.dialect import SqlCursor
+from ledger.store.keystore import KeyStore
+from ledger.store.writer import personal_aad
 
 __all__ = ["ERASED", "decrypt_record", "list_subject_events", "open_envelope"]
 

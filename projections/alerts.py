@@ -19,7 +19,7 @@ from ledger.domain.alert_model import Alert
 from ledger.domain.alerts import IncrementalAlerts
 from ledger.domain.catalogue import EVENT_TYPES
 from ledger.domain.facts import Fact
-from ledger.storage.dialect import Dialect, InList, SqlCursor
+from ledger.store.dialect import Dialect, InList, SqlCursor
 from projections.base import StoredFact, dumps, utc
 from projections.context import ProjectionContext
 

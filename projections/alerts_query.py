@@ -6,7 +6,7 @@ from typing import Any
 
 from ledger.domain.alert_model import Alert
 from ledger.domain.timing_alerts import complaint_alerts, notice_alerts, request_alerts, retention_alerts
-from ledger.storage.dialect import SqlCursor
+from ledger.store.dialect import SqlCursor
 from projections.alerts import alert_row
 from projections.base import utc
 from projections.complaints import list_complaints

@@ -14,7 +14,7 @@ from typing import Any, ClassVar, Protocol
 
 from ledger.domain.facts import Fact
 from ledger.errors import LedgerError
-from ledger.storage.dialect import Dialect, SqlCursor
+from ledger.store.dialect import Dialect, SqlCursor
 
 __all__ = ["ProjectionError", "StoredFact", "View", "dumps", "skeleton"]
 

@@ -8,7 +8,7 @@ from typing import Any, ClassVar
 from ledger.domain.catalogue import StreamKind
 from ledger.domain.facts import Fact
 from ledger.domain.obligations import ComplaintRow, evaluate_complaint
-from ledger.storage.dialect import SqlCursor
+from ledger.store.dialect import SqlCursor
 from projections.context import ProjectionContext
 from projections.streams import StreamView
 

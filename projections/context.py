@@ -10,8 +10,8 @@ from typing import Any
 from ledger.domain.calendar import HolidayCalendar
 from ledger.domain.codes import CodeLists
 from ledger.domain.facts import Fact
-from ledger.storage.dialect import InList, SqlCursor
-from ledger.storage.store import LedgerStore
+from ledger.store.database import LedgerStore
+from ledger.store.dialect import InList, SqlCursor
 
 __all__ = ["ProjectionContext"]
 

@@ -17,7 +17,7 @@ from typing import Any, ClassVar, Final
 
 from ledger.domain.facts import Fact
 from ledger.domain.transfers import classify_transfer
-from ledger.storage.dialect import Dialect, InList, SqlCursor
+from ledger.store.dialect import Dialect, InList, SqlCursor
 from projections.base import StoredFact, dumps, utc
 from projections.context import ProjectionContext
 from projections.reading import ReadContext

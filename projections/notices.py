@@ -15,7 +15,7 @@ from typing import Any, ClassVar
 
 from ledger.domain.facts import Fact
 from ledger.domain.obligations import ART14_SOURCE_TYPES, NoticeRow, evaluate_notices
-from ledger.storage.dialect import SqlCursor
+from ledger.store.dialect import SqlCursor
 from projections.base import skeleton
 from projections.reading import ReadContext
 from projections.subject_facts import SubjectFactsView

@@ -10,10 +10,10 @@ from typing import Any
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from ledger.domain.facts import Fact
-from ledger.keystore import KeyStore
 from ledger.reader import ERASED, open_envelope
-from ledger.storage.dialect import SqlCursor
-from ledger.storage.store import LedgerStore
+from ledger.store.database import LedgerStore
+from ledger.store.dialect import SqlCursor
+from ledger.store.keystore import KeyStore
 from projections.context import ProjectionContext
 
 __all__ = ["ERASED_VALUE", "ReadContext"]

@@ -9,7 +9,7 @@ from ledger.domain.catalogue import StreamKind
 from ledger.domain.facts import Fact
 from ledger.domain.request_clock import RequestRow, evaluate_request, sort_queue
 from ledger.domain.timing_alerts import request_alerts
-from ledger.storage.dialect import SqlCursor
+from ledger.store.dialect import SqlCursor
 from projections.alerts import sync_alerts
 from projections.context import ProjectionContext
 from projections.streams import StreamView

@@ -20,7 +20,7 @@ from ledger.domain.facts import Fact
 from ledger.domain.obligations import RetentionRow, evaluate_retention
 from ledger.domain.request_clock import RequestRow
 from ledger.domain.subject_state import value_categories
-from ledger.storage.dialect import SqlCursor
+from ledger.store.dialect import SqlCursor
 from projections.base import skeleton
 from projections.reading import ReadContext
 from projections.requests import list_requests

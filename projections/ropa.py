@@ -19,7 +19,7 @@ from typing import Any, ClassVar, Final, NamedTuple
 from ledger.controller import ControllerIdentity, load_controller
 from ledger.domain.facts import Fact
 from ledger.domain.transfers import classify_transfer, is_third_country, ropa_mechanism
-from ledger.storage.dialect import Dialect, SqlCursor
+from ledger.store.dialect import Dialect, SqlCursor
 from projections.base import StoredFact, utc
 from projections.context import ProjectionContext
 from projections.reading import ReadContext

@@ -20,8 +20,8 @@ from typing import Any
 from prometheus_client import CollectorRegistry, Gauge
 
 from ledger.domain.facts import Fact
-from ledger.storage.dialect import SqlCursor
-from ledger.storage.store import LedgerStore
+from ledger.store.database import LedgerStore
+from ledger.store.dialect import SqlCursor
 from projections.base import ProjectionError, StoredFact, View
 from projections.context import ProjectionContext
 

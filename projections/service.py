@@ -8,8 +8,8 @@ from typing import Any
 
 from ledger.calendars import load_calendar
 from ledger.domain.codes import CodeLists
-from ledger.keystore import KeyStore
-from ledger.storage.store import LedgerStore
+from ledger.store.database import LedgerStore
+from ledger.store.keystore import KeyStore
 from projections.base import ProjectionError, View
 from projections.context import ProjectionContext
 from projections.reading import ReadContext

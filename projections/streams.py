@@ -15,7 +15,7 @@ from typing import Any, ClassVar
 from ledger.domain.catalogue import EVENT_TYPES, StreamKind
 from ledger.domain.facts import Fact
 from ledger.domain.timeutil import canonical_timestamp
-from ledger.storage.dialect import Dialect, InList, SqlCursor
+from ledger.store.dialect import Dialect, InList, SqlCursor
 from projections.base import StoredFact, dumps, skeleton, utc
 
 __all__ = ["StreamView"]

@@ -26,7 +26,7 @@ from ledger.domain.inventory import (
     build_inventory,
     portability_items,
 )
-from ledger.storage.dialect import SqlCursor
+from ledger.store.dialect import SqlCursor
 from projections.base import ProjectionError, utc
 from projections.reading import ERASED_VALUE, ReadContext
 from projections.requests import list_requests

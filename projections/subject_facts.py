@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import Any, ClassVar
 
 from ledger.domain.facts import Fact
-from ledger.storage.dialect import Dialect, InList, SqlCursor
+from ledger.store.dialect import Dialect, InList, SqlCursor
 from projections.base import StoredFact, dumps, utc
 from projections.reading import ReadContext
 

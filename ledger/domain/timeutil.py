@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from datetime import UTC, date, datetime, timedelta, timezone
 
-__all__ = ["canonical_timestamp", "parse_date"]
+__all__ = ["canonical_timestamp", "format_instant", "parse_date"]
 
 # RFC 3339 section 5.6 date-time; "T" and "Z" are case-insensitive in its ABNF. At most 6 fractional
 # digits (microseconds, what Python and PostgreSQL hold), and the offset is mandatory.
@@ -52,3 +52,8 @@ def parse_date(text: str) -> date:
     if m is None:
         raise ValueError("not a YYYY-MM-DD date")
     return date(int(m.group(1)), int(m.group(2)), int(m.group(3)))
+
+
+def format_instant(when: datetime) -> str:
+    """RFC 3339 UTC text with microseconds, as the ledger writes ``recorded_at``."""
+    return when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")

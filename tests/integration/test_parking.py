@@ -9,7 +9,7 @@ from typing import Any
 from conftest import Clock
 
 from ledger.bootstrap import Ledger
-from ledger.messages import Message
+from ledger.store.messages import Message
 from ledger.testing import event, new_id
 
 

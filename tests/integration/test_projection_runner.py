@@ -16,8 +16,8 @@ import pytest
 
 from ledger.bootstrap import Ledger
 from ledger.config import Settings
-from ledger.messages import Message
 from ledger.sample import generate_events
+from ledger.store.messages import Message
 from projections import runner as runner_module
 from projections.service import Projections
 

@@ -18,8 +18,8 @@ from conftest import Clock, LedgerFactory, database_bytes
 from ledger.bootstrap import Ledger
 from ledger.config import Settings
 from ledger.domain.catalogue import EVENT_TYPES, iter_personal_fields, stored_topic
-from ledger.messages import Message
 from ledger.sample import generate_events
+from ledger.store.messages import Message
 from ledger.testing import collected, event, new_id
 
 

@@ -13,8 +13,8 @@ from conftest import on_both_backends
 from ledger.bootstrap import Ledger
 from ledger.calendars import load_calendar
 from ledger.domain.timeutil import canonical_timestamp
-from ledger.messages import Message
 from ledger.sample import generate_events
+from ledger.store.messages import Message
 from ledger.testing import event
 from projections.alerts import AlertsView
 from projections.base import View

@@ -19,8 +19,8 @@ from test_store_contract import _personal_strings
 from ledger.bootstrap import Ledger
 from ledger.calendars import load_calendar
 from ledger.domain.obligations import evaluate_notices, evaluate_retention
-from ledger.messages import Message
 from ledger.sample import generate_events
+from ledger.store.messages import Message
 from ledger.testing import collected, event, new_id
 from projections.alerts import AlertsView
 from projections.context import ProjectionContext

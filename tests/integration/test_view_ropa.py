@@ -14,8 +14,8 @@ from ledger.bootstrap import Ledger
 from ledger.calendars import load_calendar
 from ledger.controller import ControllerConfigError, load_controller
 from ledger.domain.timeutil import canonical_timestamp
-from ledger.messages import Message
 from ledger.sample import generate_events
+from ledger.store.messages import Message
 from ledger.testing import event
 from projections.context import ProjectionContext
 from projections.reading import ReadContext

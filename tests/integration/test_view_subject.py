@@ -16,8 +16,8 @@ from conftest import FIXED_NOW, Clock
 
 from ledger.bootstrap import Ledger
 from ledger.calendars import load_calendar
-from ledger.messages import Message
 from ledger.sample import generate_events
+from ledger.store.messages import Message
 from ledger.testing import collected, event, new_id
 from projections.alerts import AlertsView
 from projections.context import ProjectionContext

@@ -12,15 +12,15 @@ from typing import Any
 
 import pytest
 
-import ledger.ingest as ingest_module
+import ledger.store.ingest as ingest_module
 from consumers.prepare import PreparedBatch
 from ledger.avro import AvroCodec
 from ledger.bootstrap import Ledger
 from ledger.domain.validation import FUTURE_SKEW
 from ledger.errors import EventRejected
-from ledger.messages import Message
+from ledger.store.messages import Message
+from ledger.store.writer import BatchWriter, WriterState
 from ledger.testing import collected, event, new_id
-from ledger.writer import BatchWriter, WriterState
 
 pytestmark = pytest.mark.usefixtures("backend")
 

@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from ledger.canonical import _emit, canonical_json
-from ledger.chain import GENESIS_HASH, record_hash
+from ledger.store.chain import GENESIS_HASH, record_hash
 
 
 def test_jcs_sorts_keys_and_drops_whitespace():

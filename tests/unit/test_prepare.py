@@ -15,8 +15,8 @@ from ledger.avro import AvroCodec
 from ledger.codelists import load_code_lists
 from ledger.domain.validation import MAX_MESSAGE_BYTES, validate_event
 from ledger.errors import EventRejected
-from ledger.ingest import Ingestor
-from ledger.messages import Message
+from ledger.store.ingest import Ingestor
+from ledger.store.messages import Message
 from ledger.testing import collected, new_id
 
 NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)

@@ -8,7 +8,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from ledger.canonical import canonical_bytes
-from ledger.storage.store import LedgerStore
+from ledger.store.database import LedgerStore
 
 __all__ = ["GENESIS_HASH", "ChainReport", "chained_record", "record_hash", "verify_chain"]
 

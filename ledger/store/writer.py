@@ -13,34 +13,31 @@ import json
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
 
-from ledger.chain import GENESIS_HASH, record_hash
-from ledger.crypto import encrypt_value
 from ledger.domain.catalogue import EVENT_TYPES, StreamKind, iter_personal_fields
 from ledger.domain.codes import CodeLists
+from ledger.domain.timeutil import format_instant
 from ledger.domain.validation import check_against_ledger, validate_event
 from ledger.errors import ErrorCode, EventRejected
 from ledger.events import LedgerEvent, event_class, stream_id
-from ledger.keystore import FINGERPRINT_CATEGORY, KeyStore, RingState
-from ledger.messages import BatchResult, DeadLetter, Message
-from ledger.storage.dialect import InList, SqlCursor
-from ledger.storage.store import LedgerStore
+from ledger.store import erasure, parking
+from ledger.store.chain import GENESIS_HASH, record_hash
+from ledger.store.crypto import encrypt_value
+from ledger.store.database import LedgerStore
+from ledger.store.dialect import InList, SqlCursor
+from ledger.store.keystore import FINGERPRINT_CATEGORY, KeyStore, RingState
+from ledger.store.messages import BatchResult, DeadLetter, Message
 
-__all__ = ["LEDGER_SUBJECT", "BatchWriter", "WriterState", "format_instant", "personal_aad"]
+__all__ = ["LEDGER_SUBJECT", "BatchWriter", "WriterState", "personal_aad"]
 
 # Pseudo-subject that owns the keys of subject-less events (alert handling) and of dead letters.
 LEDGER_SUBJECT = "00000000-0000-0000-0000-000000000000"
 DEAD_LETTER_CATEGORY = "@dead_letters"
 
 _CANONICAL_UUID_LEN = 36
-
-
-def format_instant(when: datetime) -> str:
-    """RFC 3339 UTC text with microseconds, as the ledger writes ``recorded_at``."""
-    return when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def personal_aad(event_id: str, pointer: str, kid: str) -> bytes:
@@ -162,8 +159,6 @@ class BatchWriter:
 
     def apply(self, messages: Sequence[Message], outcomes: Sequence[dict[str, Any] | EventRejected]) -> None:
         """Process the messages in order; ``outcomes`` holds each one's normalised event or error."""
-        from ledger import parking
-
         events = [o for o in outcomes if not isinstance(o, EventRejected)]
         self._prefetch(events)
         parking.load(self, [e["event_id"] for e in events])
@@ -261,8 +256,6 @@ class BatchWriter:
                 self._versions.setdefault(s, 0)
 
     def _process(self, msg: Message, event: dict[str, Any]) -> None:
-        from ledger import parking
-
         event_id = event["event_id"]
         known = self._new_dedup.get(event_id) or self._dedup.get(event_id) or self.parked.get(event_id)
         if known is not None:
@@ -357,8 +350,6 @@ class BatchWriter:
         else:
             self.result.system_events += 1
         self._index(sealed)
-        from ledger import erasure, parking  # local import: both build on this module
-
         if sealed["event_type"] == "DataErased":
             erasure.execute(self, sealed)
         elif sealed["event_type"] == "LegalHoldReleased":
@@ -408,7 +399,7 @@ class BatchWriter:
             key = (spec.creates, str(payload[spec.creates_field]))
             # As the table keeps the first row (ON CONFLICT DO NOTHING), so does memory: a state carried
             # to the next batch must say what the database says.
-            if self._entity(*key) is None:
+            if self.entity(*key) is None:
                 self._entities[key] = {
                     "subject_id": event.get("subject_id") or LEDGER_SUBJECT,
                     "occurred_at": event["occurred_at"],
@@ -621,7 +612,12 @@ class BatchWriter:
                     frontier.append(merged)
         return found
 
-    def _entity(self, kind: str, entity_id: str) -> dict[str, Any] | None:
+    def known_event(self, event_id: str) -> tuple[str, str] | None:
+        """(fingerprint key id, fingerprint) of a stored or just appended event, else None."""
+        return self._new_dedup.get(event_id) or self._dedup.get(event_id)
+
+    def entity(self, kind: str, entity_id: str) -> dict[str, Any] | None:
+        """The created entity (request, hold, ...) row, or None if it does not exist (yet)."""
         key = (kind, entity_id)
         if key not in self._entities:
             self._entities[key] = self.cur.execute(
@@ -632,12 +628,12 @@ class BatchWriter:
 
     def request_subject(self, request_id: str) -> str | None:
         """The subject a rights request was received for."""
-        row = self._entity("request", request_id)
+        row = self.entity("request", request_id)
         return None if row is None else str(row["subject_id"])
 
     def request_received_at(self, request_id: str) -> str | None:
         """The ``occurred_at`` text of the request's receipt."""
-        row = self._entity("request", request_id)
+        row = self.entity("request", request_id)
         return None if row is None else str(row["occurred_at"])
 
 

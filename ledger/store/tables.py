@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ledger.storage.dialect import Dialect
+from ledger.store.dialect import Dialect
 
 __all__ = ["create_statements"]
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from ledger.sample_journey import Journey, london_date
-from ledger.sample_people import make_person
-from ledger.sample_world import purpose_entry as pe
+from ledger.sample.journey import Journey, london_date
+from ledger.sample.people import make_person
+from ledger.sample.world import purpose_entry as pe
 
 __all__ = [
     "ATS",

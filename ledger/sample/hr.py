@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from ledger.sample_journey import Journey
-from ledger.sample_steps import (
+from ledger.sample.journey import Journey
+from ledger.sample.steps import (
     ATS,
     CONTACT,
     HR,
@@ -15,7 +15,7 @@ from ledger.sample_steps import (
     settle,
     src,
 )
-from ledger.sample_world import purpose_entry as pe
+from ledger.sample.world import purpose_entry as pe
 
 __all__ = ["employee", "job_applicant"]
 

@@ -3,20 +3,18 @@
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from ledger.keystore import FINGERPRINT_CATEGORY
-from ledger.storage.dialect import InList
-
-if TYPE_CHECKING:
-    from ledger.writer import BatchWriter
+from ledger.store.context import WriteContext
+from ledger.store.dialect import InList
+from ledger.store.keystore import FINGERPRINT_CATEGORY
 
 __all__ = ["execute", "release"]
 
 ALL = "*"
 
 
-def _active_holds(w: BatchWriter, subjects: list[str]) -> list[tuple[str, list[str]]]:
+def _active_holds(w: WriteContext, subjects: list[str]) -> list[tuple[str, list[str]]]:
     rows = w.cur.execute(
         "SELECT hold_id, categories FROM {t:ledger_holds} WHERE active = 1 AND subject_id {in} "
         "ORDER BY hold_id",
@@ -29,7 +27,7 @@ def _holds_covering(holds: list[tuple[str, list[str]]], category: str) -> list[s
     return [hid for hid, cats in holds if ALL in cats or category in cats]
 
 
-def execute(w: BatchWriter, erased: dict[str, Any]) -> None:
+def execute(w: WriteContext, erased: dict[str, Any]) -> None:
     """Run one ``DataErased``: shred each (subject, category) not under hold; defer the rest."""
     subject = erased["subject_id"]
     payload = erased["payload"]
@@ -77,7 +75,7 @@ def execute(w: BatchWriter, erased: dict[str, Any]) -> None:
         )
 
 
-def _defer(w: BatchWriter, erasure_event_id: str, subject: str, category: str) -> None:
+def _defer(w: WriteContext, erasure_event_id: str, subject: str, category: str) -> None:
     w.cur.execute(
         "INSERT INTO {t:ledger_deferred} (erasure_event_id, subject_id, category, done) "
         "VALUES (?, ?, ?, 0) ON CONFLICT DO NOTHING",
@@ -86,7 +84,7 @@ def _defer(w: BatchWriter, erasure_event_id: str, subject: str, category: str) -
 
 
 def _shred(
-    w: BatchWriter,
+    w: WriteContext,
     subject: str,
     category: str,
     occurred_at: str,
@@ -106,7 +104,7 @@ def _shred(
         )
 
 
-def release(w: BatchWriter, released: dict[str, Any]) -> None:
+def release(w: WriteContext, released: dict[str, Any]) -> None:
     """On ``LegalHoldReleased``, re-run every deferred erasure no other active hold still blocks."""
     hold_id = released["payload"]["hold_id"]
     w.cur.execute("UPDATE {t:ledger_holds} SET active = 0 WHERE hold_id = ?", (hold_id,))
@@ -152,7 +150,7 @@ def release(w: BatchWriter, released: dict[str, Any]) -> None:
             _mark_done(w, erasure_id, subject, FINGERPRINT_CATEGORY)
 
 
-def _mark_done(w: BatchWriter, erasure_event_id: str, subject: str, category: str) -> None:
+def _mark_done(w: WriteContext, erasure_event_id: str, subject: str, category: str) -> None:
     w.cur.execute(
         "UPDATE {t:ledger_deferred} SET done = 1 WHERE erasure_event_id = ? AND subject_id = ? "
         "AND category = ?",

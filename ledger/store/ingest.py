@@ -11,11 +11,11 @@ from typing import Any
 from ledger.domain.codes import CodeLists
 from ledger.domain.validation import parse_json_message, validate_event
 from ledger.errors import ErrorCode, EventRejected
-from ledger.keystore import KeyStore
-from ledger.messages import BatchResult, Message
-from ledger.storage.dialect import SqlCursor
-from ledger.storage.store import LedgerStore
-from ledger.writer import BatchWriter, WriterState
+from ledger.store.database import LedgerStore
+from ledger.store.dialect import SqlCursor
+from ledger.store.keystore import KeyStore
+from ledger.store.messages import BatchResult, Message
+from ledger.store.writer import BatchWriter, WriterState
 
 __all__ = ["Clock", "Ingestor", "read_messages"]
 

@@ -10,21 +10,20 @@ from __future__ import annotations
 
 import json
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ledger.domain.catalogue import EVENT_TYPES, Reference
+from ledger.domain.timeutil import format_instant
 from ledger.domain.validation import check_against_ledger
 from ledger.errors import ErrorCode, EventRejected
-from ledger.messages import Message
-from ledger.storage.dialect import InList
-
-if TYPE_CHECKING:
-    from ledger.writer import BatchWriter
+from ledger.store.context import WriteContext
+from ledger.store.dialect import InList
+from ledger.store.messages import Message
 
 __all__ = ["expire", "load", "park", "release_waiting", "unknown_reference"]
 
 
-def load(w: BatchWriter, event_ids: list[str]) -> None:
+def load(w: WriteContext, event_ids: list[str]) -> None:
     """Load what the batch needs to know about parked events: their references and fingerprints."""
     for row in w.cur.execute("SELECT DISTINCT ref_kind, ref_id FROM {t:ledger_parked}").all():
         w.parked_refs.add((str(row["ref_kind"]), str(row["ref_id"])))
@@ -39,18 +38,18 @@ def load(w: BatchWriter, event_ids: list[str]) -> None:
             w.parked[str(row["event_id"])] = (str(row["fp_kid"]), str(row["fingerprint"]))
 
 
-def _exists(w: BatchWriter, kind: str, ref_id: str) -> bool:
+def _exists(w: WriteContext, kind: str, ref_id: str) -> bool:
     if kind == "event":
-        if ref_id in w._new_dedup or ref_id in w._dedup:
+        if w.known_event(ref_id) is not None:
             return True
         return (
             w.cur.execute("SELECT 1 AS x FROM {t:ledger_dedup} WHERE event_id = ?", (ref_id,)).one()
             is not None
         )
-    return w._entity(kind, ref_id) is not None
+    return w.entity(kind, ref_id) is not None
 
 
-def unknown_reference(w: BatchWriter, event: dict[str, Any]) -> Reference | None:
+def unknown_reference(w: WriteContext, event: dict[str, Any]) -> Reference | None:
     """The first reference of ``event`` that points to nothing stored yet, if any."""
     payload = event["payload"]
     for ref in EVENT_TYPES[event["event_type"]].references:
@@ -61,7 +60,7 @@ def unknown_reference(w: BatchWriter, event: dict[str, Any]) -> Reference | None
 
 
 def park(
-    w: BatchWriter,
+    w: WriteContext,
     msg: Message,
     sealed: dict[str, Any],
     fp_kid: str,
@@ -106,7 +105,7 @@ def _created(event: dict[str, Any]) -> list[tuple[str, str]]:
     return out
 
 
-def release_waiting(w: BatchWriter, appended: dict[str, Any]) -> None:
+def release_waiting(w: WriteContext, appended: dict[str, Any]) -> None:
     """Append, in arrival order, every parked event that waited for what ``appended`` creates."""
     for key in _created(appended):
         if key not in w.parked_refs:
@@ -132,10 +131,10 @@ def _message_of(row: dict[str, Any]) -> Message:
     )
 
 
-def _reprocess(w: BatchWriter, row: dict[str, Any]) -> None:
+def _reprocess(w: WriteContext, row: dict[str, Any]) -> None:
     sealed: dict[str, Any] = json.loads(row["sealed"])
     msg = _message_of(row)
-    known = w._new_dedup.get(sealed["event_id"]) or w._dedup.get(sealed["event_id"])
+    known = w.known_event(sealed["event_id"])
     if known is not None:
         # Stored meanwhile under the same id (a redelivery that was not parked): compare as usual.
         if known[1] == row["fingerprint"]:
@@ -165,12 +164,11 @@ def _reprocess(w: BatchWriter, row: dict[str, Any]) -> None:
     w.append_sealed(sealed, str(row["fp_kid"]), str(row["fingerprint"]), producer=True)
 
 
-def expire(w: BatchWriter) -> None:
+def expire(w: WriteContext) -> None:
     """Dead-letter ``UNKNOWN_REFERENCE`` every parked event older than the park grace."""
     if not w.parked_refs:
         return
     cutoff = w.recorded_at - timedelta(seconds=w.park_grace_seconds)
-    from ledger.writer import format_instant
 
     rows = w.cur.execute(
         "SELECT * FROM {t:ledger_parked} WHERE arrived_at < ? ORDER BY park_no",

@@ -13,8 +13,8 @@ from eventsourcing.persistence import StoredEvent
 
 from ledger.errors import LedgerError
 from ledger.events import LedgerEvent
-from ledger.storage.dialect import Dialect, SqlCursor
-from ledger.storage.tables import create_statements
+from ledger.store.dialect import Dialect, SqlCursor
+from ledger.store.tables import create_statements
 
 __all__ = ["ConfigurationError", "LedgerApplication", "LedgerStore", "persistence_env"]
 

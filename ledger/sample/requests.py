@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from ledger.sample_journey import Journey
-from ledger.sample_people import make_person
+from ledger.sample.journey import Journey
+from ledger.sample.people import make_person
 
 __all__ = ["REQUEST_TYPES", "REQUEST_VARIANTS", "complaint", "rights_request"]
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from ledger.sample_journey import Journey
-from ledger.sample_steps import (
+from ledger.sample.journey import Journey
+from ledger.sample.steps import (
     CONTACT,
     CRM,
     MKT,
@@ -16,7 +16,7 @@ from ledger.sample_steps import (
     ds,
     src,
 )
-from ledger.sample_world import purpose_entry as pe
+from ledger.sample.world import purpose_entry as pe
 
 __all__ = ["client_contact", "enquirer", "website_user"]
 

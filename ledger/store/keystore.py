@@ -7,8 +7,8 @@ from dataclasses import dataclass, field
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from ledger.crypto import KeyWrapper, new_data_key
-from ledger.storage.dialect import InList, SqlCursor
+from ledger.store.crypto import KeyWrapper, new_data_key
+from ledger.store.dialect import InList, SqlCursor
 
 __all__ = ["FINGERPRINT_CATEGORY", "KeyRing", "KeyStore", "format_kid", "parse_kid"]
 

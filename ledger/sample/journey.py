@@ -8,8 +8,8 @@ from collections.abc import Iterable, Sequence
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from ledger.sample_people import Person, item_value
-from ledger.sample_world import PRODUCERS, RECIPIENTS, SPECIAL_CATEGORIES, purpose_entry
+from ledger.sample.people import Person, item_value
+from ledger.sample.world import PRODUCERS, RECIPIENTS, SPECIAL_CATEGORIES, purpose_entry
 
 __all__ = ["Journey", "Recorder", "format_instant", "london_date"]
 

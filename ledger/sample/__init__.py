@@ -13,14 +13,14 @@ from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, Generic, TypeVar
 
-from ledger.sample_clients import client_contracting_party, platform_user, prospective_partner
-from ledger.sample_hr import employee, job_applicant
-from ledger.sample_journey import Journey, Recorder
-from ledger.sample_marketing import client_contact, enquirer, website_user
-from ledger.sample_people import make_person
-from ledger.sample_requests import REQUEST_TYPES, REQUEST_VARIANTS, complaint, rights_request
-from ledger.sample_steps import ATS, CRM, DD, DESK, HR, PLATFORM, WEB
-from ledger.sample_world import purpose_entry
+from ledger.sample.clients import client_contracting_party, platform_user, prospective_partner
+from ledger.sample.hr import employee, job_applicant
+from ledger.sample.journey import Journey, Recorder
+from ledger.sample.marketing import client_contact, enquirer, website_user
+from ledger.sample.people import make_person
+from ledger.sample.requests import REQUEST_TYPES, REQUEST_VARIANTS, complaint, rights_request
+from ledger.sample.steps import ATS, CRM, DD, DESK, HR, PLATFORM, WEB
+from ledger.sample.world import purpose_entry
 
 __all__ = ["DEFAULT_END", "DEFAULT_START", "generate_events", "iter_jsonl", "write_jsonl"]
 

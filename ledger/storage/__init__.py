@@ -1,1 +1,0 @@
-"""Storage: the eventsourcing recorders plus the ledger's own tables, on SQLite or PostgreSQL."""
