@@ -120,6 +120,7 @@ def main() -> None:
         tmp = Path(tmp_text)
         key_file = tmp / "master.key"
         key_file.write_text(base64.b64encode(secrets.token_bytes(32)).decode())
+        key_file.chmod(0o600)  # the ledger refuses a key file open to others
         for r in range(args.repeat):
             schema = f"bench_{uuid.uuid4().hex[:10]}"
             with psycopg.connect(base, autocommit=True) as conn:

@@ -70,6 +70,7 @@ def _consume(
         with tempfile.TemporaryDirectory() as tmp:
             key = Path(tmp) / "master.key"
             key.write_text(base64.b64encode(secrets.token_bytes(32)).decode())
+            key.chmod(0o600)  # the ledger refuses a key file open to others
             ledger = Ledger.open(
                 Settings(database_url=f"{base}?schema={schema}", master_key_file=key, batch_size=batch)
             )

@@ -313,6 +313,7 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="bench-project-"))
     key_file = work / "master.key"
     key_file.write_text(base64.b64encode(secrets.token_bytes(32)).decode())
+    key_file.chmod(0o600)  # the ledger refuses a key file open to others
     figs: list[Figures] = []
     try:
         for backend in backends:

@@ -140,6 +140,7 @@ class LedgerConsumer:
         self.preparer = Preparer(config.decode_workers)
         self._last_lag = 0.0
         self._last_maintenance = 0.0
+        self.maintenance_every_s = 10.0
         self._consumer = consumer_factory(
             bootstrap_servers=config.bootstrap,
             group_id=config.group,
@@ -246,6 +247,11 @@ class LedgerConsumer:
             spans[key] = (start, fresh[-1].offset + 1)
         if not raw:
             return None
+        log.debug(
+            "polled %d records: %s",
+            len(raw),
+            ", ".join(f"{t}[{p}] to offset {nxt - 1}" for (t, p), (_, nxt) in sorted(spans.items())),
+        )
         recorded_at = self.ledger.clock()
         return _Polled(self.preparer.submit(raw, recorded_at), spans, generation)
 
@@ -297,8 +303,15 @@ class LedgerConsumer:
                 time.sleep(backoff)
                 backoff = min(backoff * 2, self.config.max_backoff_s)
                 continue
-            self.metrics.observe_batch(result, time.perf_counter() - started)
+            elapsed = time.perf_counter() - started
+            self.metrics.observe_batch(result, elapsed)
             self._export_totals()
+            log.debug(
+                "batch of %d appended with positions of %d partition(s) in %.1f ms",
+                len(messages),
+                len(spans),
+                elapsed * 1000,
+            )
             return result
 
     def _advance(self, cur: SqlCursor, spans: dict[tuple[str, int], Span]) -> None:
@@ -362,19 +375,29 @@ class LedgerConsumer:
             log.warning("dead-letter notices postponed (%s)", type(exc).__name__)
 
     def _idle_maintenance(self) -> None:
-        """With nothing to read: expire parked events and retry pending dead-letter notices."""
+        """With nothing to read (an empty poll), maintenance through this consumer's own ingestor.
+
+        Every empty poll expires the parked events past their grace (one small read when none is due;
+        a batch expires them too), so they expire even when no message arrives. Every
+        ``maintenance_every_s`` it also drops raw dead-letter payloads past their retention and retries
+        pending dead-letter notices. Dead letters made here are announced on the DLQ topic like any.
+        """
         now = time.monotonic()
-        if now - self._last_maintenance < 10.0:
-            return
-        self._last_maintenance = now
+        periodic = now - self._last_maintenance >= self.maintenance_every_s
         try:
-            result = self.ledger.expire_parked()
-            if result.dead_lettered:
-                self._export_totals()
+            if periodic:
+                self._last_maintenance = now
+                result = self.ingestor.ingest_batch([])
+            else:
+                result = self.ingestor.expire_due()
         except RETRYABLE as exc:
             log.warning("idle maintenance postponed (%s)", type(exc).__name__)
             return
-        self._publish_dead_letters()
+        if result.dead_lettered:
+            log.debug("idle poll: %d parked event(s) expired", result.dead_lettered)
+            self._export_totals()
+        if periodic or result.dead_lettered:
+            self._publish_dead_letters()
 
     def _export_totals(self) -> None:
         try:

@@ -11,9 +11,10 @@ from typing import Any
 
 from consumers.errors import ConsumerError
 from consumers.producer import LedgerProducer, PublishReport
+from ledger import exit_codes
 from ledger.config import Settings
 from ledger.errors import EventRejected
-from ledger.store.ingest import read_messages
+from ledger.store.ingest import check_input_files, read_messages
 
 __all__ = ["add_publish_command", "cmd_publish", "publish_file", "report_as_dict"]
 
@@ -43,7 +44,8 @@ def report_as_dict(report: PublishReport) -> dict[str, Any]:
 
 
 def cmd_publish(args: argparse.Namespace) -> int:
-    """Publish a file's events; print the report; exit 0 only if every event was sent."""
+    """Publish a file's events; print the report; exit 0 if every event was sent, 3 if some were refused."""
+    check_input_files([Path(args.file)])  # before connecting to the broker
     settings = Settings.from_env()
     bootstrap = args.bootstrap or settings.kafka_bootstrap
     topic = args.topic or settings.kafka_topic
@@ -51,13 +53,13 @@ def cmd_publish(args: argparse.Namespace) -> int:
         report = publish_file(Path(args.file), producer)
     json.dump(report_as_dict(report), sys.stdout, indent=2)
     sys.stdout.write("\n")
-    return 0 if not report.rejected else 1
+    return exit_codes.DEAD_LETTERED if report.rejected else exit_codes.OK
 
 
 def add_publish_command(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Register ``publish FILE [--bootstrap B] [--topic T]`` on the ``privacy-ledger`` parser."""
     s = subparsers.add_parser("publish", help="validate events of a JSON-lines file and send them to Kafka")
-    s.add_argument("file")
+    s.add_argument("file", help="a JSON-lines file (one event a line) or .avro file")
     s.add_argument("--bootstrap", help="Kafka bootstrap servers (default: LEDGER_KAFKA_BOOTSTRAP)")
     s.add_argument("--topic", help="topic (default: LEDGER_KAFKA_TOPIC)")
     s.set_defaults(func=cmd_publish)

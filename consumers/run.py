@@ -14,6 +14,7 @@ from consumers.consumer import ConsumerConfig, LedgerConsumer
 from consumers.metrics import ConsumerMetrics
 from ledger.bootstrap import Ledger
 from ledger.config import Settings
+from ledger.options import positive_int
 
 __all__ = ["add_consume_command", "ensure_topics"]
 
@@ -85,9 +86,9 @@ def add_consume_command(sub: Any) -> None:
     s.add_argument("--bootstrap", help="Kafka bootstrap servers (default LEDGER_KAFKA_BOOTSTRAP)")
     s.add_argument("--topic", help="topic (default LEDGER_KAFKA_TOPIC)")
     s.add_argument("--group", help="consumer group (default LEDGER_KAFKA_GROUP)")
-    s.add_argument("--batch-size", type=int, help="records per poll and transaction")
+    s.add_argument("--batch-size", type=positive_int, help="records per poll and transaction")
     s.add_argument("--metrics-port", type=int, help="serve Prometheus metrics on 127.0.0.1:PORT")
     s.add_argument("--create-topics", action="store_true", help="create the topics if missing")
-    s.add_argument("--partitions", type=int, default=6, help="partitions when creating the topic")
+    s.add_argument("--partitions", type=positive_int, default=6, help="partitions when creating the topic")
     s.add_argument("--idle-exit", type=float, help="exit after this many seconds without records")
     s.set_defaults(func=cmd_consume)

@@ -28,6 +28,7 @@ __all__ = [
     "AvroDecodeError",
     "AvroEncodeError",
     "AvroSchemaError",
+    "ContainerBlockTooLarge",
     "Release",
 ]
 
@@ -71,6 +72,10 @@ class AvroEncodeError(LedgerError):
 
     def __str__(self) -> str:
         return f"{self.code} at {self.path}: {self.message}"
+
+
+class ContainerBlockTooLarge(OSError):
+    """Raised by a file object handed to ``read_container`` that refuses to load a block that large."""
 
 
 class AvroSchemaError(LedgerError):
@@ -193,6 +198,9 @@ class AvroCodec:
             try:
                 datum = next(records)
             except StopIteration:
+                return
+            except ContainerBlockTooLarge as exc:  # refused by the caller's file: nothing after it is read
+                yield AvroDecodeError(ErrorCode.PAYLOAD_TOO_LARGE, "", f"record {index}: {exc}")
                 return
             except Exception as exc:  # a corrupt block: nothing after it can be trusted
                 yield AvroDecodeError(

@@ -12,16 +12,41 @@ from typing import Any
 from ledger.codelists import load_code_lists
 from ledger.config import Settings
 from ledger.domain.codes import CodeLists
-from ledger.domain.timeutil import format_instant
+from ledger.domain.timeutil import canonical_timestamp, format_instant
+from ledger.errors import LedgerError
 from ledger.reader import list_subject_events
 from ledger.store.chain import ChainReport, verify_chain
 from ledger.store.crypto import FileMasterKey, KeyWrapper
 from ledger.store.database import LedgerStore
-from ledger.store.ingest import Ingestor, read_messages
+from ledger.store.ingest import Ingestor, check_input_files, read_messages
 from ledger.store.keystore import KeyStore
+from ledger.store.masterkey import bind_master_key, master_key_for, rotate_master_key
 from ledger.store.messages import BatchResult, Message
 
-__all__ = ["Ledger", "system_clock"]
+__all__ = ["Ledger", "UnknownSubject", "system_clock"]
+
+
+class UnknownSubject(LedgerError):
+    """An operation names a subject the ledger has never seen (no event, key or merge): nothing done."""
+
+
+# Spec 6.13 counter names and the ledger_counters rows they read.
+_HEALTH_COUNTERS = (
+    ("consumed", "consumed"),
+    ("stored_producer_events", "stored"),
+    ("duplicates", "duplicates"),
+    ("dead_lettered", "dead_lettered"),
+    ("parked", "parked"),
+    ("system_events", "system_events"),
+)
+
+
+def _offset(progress: Callable[[int], None] | None, before: int) -> Callable[[int], None] | None:
+    """``progress`` counting from ``before`` (the messages of the files already ingested)."""
+    if progress is None:
+        return None
+    report = progress
+    return lambda n: report(before + n)
 
 
 def system_clock() -> datetime:
@@ -46,15 +71,31 @@ class Ledger:
         *,
         clock: Callable[[], datetime] | None = None,
         wrapper: KeyWrapper | None = None,
+        read_only: bool = False,
     ) -> Ledger:
-        """Build the ledger from settings (default: the environment)."""
+        """Build the ledger from settings (default: the environment).
+
+        The master key must be the ledger's (``ledger.store.masterkey``): another key is refused
+        (``MasterKeyError``), and a development key is only created for a new, empty ledger.
+        ``read_only`` opens an existing ledger without creating or writing anything (no folder, key,
+        database or table); where there is no ledger it raises ``NoLedgerError``.
+        """
         settings = settings or Settings.from_env()
-        if wrapper is None:
-            if settings.master_key_file is not None:
-                wrapper = FileMasterKey.load(settings.master_key_file)
-            else:
-                wrapper = FileMasterKey.load_or_create_dev(settings.var_dir / "master.key")
-        store = LedgerStore(settings.database_url, pool_size=settings.pg_pool_size)
+        source = "the master key"
+        if wrapper is None and settings.master_key_file is not None and not read_only:
+            # Checked before a new database is created for it.
+            wrapper = FileMasterKey.load(settings.master_key_file)
+            source = f"LEDGER_MASTER_KEY_FILE {settings.master_key_file}"
+        store = LedgerStore(settings.database_url, pool_size=settings.pg_pool_size, read_only=read_only)
+        try:
+            if wrapper is None:
+                wrapper, source = master_key_for(
+                    settings.master_key_file, settings.var_dir / "master.key", store
+                )
+            bind_master_key(store, wrapper, source)
+        except BaseException:
+            store.close()
+            raise
         return cls(
             settings=settings,
             store=store,
@@ -74,20 +115,35 @@ class Ledger:
             park_grace_seconds=self.settings.park_grace_seconds,
         )
 
-    def ingest_messages(self, messages: Iterable[Message]) -> BatchResult:
-        """Append messages in batches of the configured size."""
-        return self.ingestor.ingest(messages, batch_size=self.settings.batch_size)
+    def ingest_messages(
+        self, messages: Iterable[Message], *, progress: Callable[[int], None] | None = None
+    ) -> BatchResult:
+        """Append messages in batches of the configured size (``progress``: messages consumed so far)."""
+        return self.ingestor.ingest(messages, batch_size=self.settings.batch_size, progress=progress)
 
     def expire_parked(self) -> BatchResult:
         """Maintenance: dead-letter parked events past the park grace; drop raw dead-letter payloads
-        older than 30 days. Also runs at every batch (expiry) and when the consumer is idle."""
+        older than 30 days, now (one write transaction). Every batch does the same; see ``expire_due``."""
         return self.ingestor.ingest_batch([])
 
-    def ingest_files(self, paths: Sequence[Path]) -> BatchResult:
-        """Append the events of JSON-lines or Avro container files."""
+    def expire_due(self) -> BatchResult:
+        """Dead-letter the parked events past the park grace, if any: one small read when none is due.
+
+        ``ingest`` (even of an empty file), every ``consume`` poll and every ``project`` pass call it.
+        """
+        return self.ingestor.expire_due()
+
+    def ingest_files(
+        self, paths: Sequence[Path], *, progress: Callable[[int], None] | None = None
+    ) -> BatchResult:
+        """Append the events of JSON-lines or Avro container files (``progress``: messages so far).
+
+        Every file is checked first (``InputFileError``): a missing or unreadable one appends nothing.
+        """
+        check_input_files(paths)
         total = BatchResult()
         for path in paths:
-            total.add(self.ingest_messages(read_messages(path)))
+            total.add(self.ingest_messages(read_messages(path), progress=_offset(progress, total.consumed)))
         return total
 
     def subject_events(self, subject_id: str) -> list[dict[str, Any]]:
@@ -102,7 +158,15 @@ class Ledger:
         reason: str = "erasure_request",
         actor_ref: str = "cli",
     ) -> BatchResult:
-        """Record a ``DataErased`` for the subject; the append path then shreds the keys (spec 5.1)."""
+        """Record a ``DataErased`` for the subject; the append path then shreds the keys (spec 5.1).
+
+        The result's ``erasures`` says what happened per category (erased, deferred, nothing held).
+        A subject the ledger has never seen raises :class:`UnknownSubject` and stores nothing.
+        """
+        if not self.has_seen(subject_id):
+            raise UnknownSubject(
+                "the ledger has never seen this subject (no event, key or merge names it); nothing was stored"
+            )
         event = {
             "event_id": str(uuid.uuid4()),
             "event_type": "DataErased",
@@ -115,9 +179,21 @@ class Ledger:
         }
         return self.ingestor.ingest_batch([Message("cli:erase", None, None, event=event)])
 
-    def verify(self) -> ChainReport:
-        """Recompute the integrity chain."""
-        return verify_chain(self.store)
+    def has_seen(self, subject_id: str) -> bool:
+        """True if any stored event, data key (parked events are sealed under one) or merge names it."""
+        with self.store.read() as cur:
+            found = cur.execute(
+                "SELECT 1 AS x FROM {t:ledger_chain} WHERE subject_id = ? "
+                "UNION ALL SELECT 1 AS x FROM {t:ledger_keys} WHERE subject_id = ? "
+                "UNION ALL SELECT 1 AS x FROM {t:ledger_merges} WHERE merged_subject_id = ? "
+                "OR surviving_subject_id = ? LIMIT 1",
+                (subject_id, subject_id, subject_id, subject_id),
+            ).one()
+        return found is not None
+
+    def verify(self, *, progress: Callable[[int], None] | None = None) -> ChainReport:
+        """Recompute the integrity chain (``progress``: the last ``seq`` checked, after each page)."""
+        return verify_chain(self.store, progress=progress)
 
     def counters(self) -> dict[str, int]:
         """The conservation counters (one small read; cheap enough to run after every batch)."""
@@ -144,6 +220,48 @@ class Ledger:
             subjects = cur.execute("SELECT COUNT(DISTINCT subject_id) AS n FROM {t:ledger_chain}").scalar()
         return {"events_by_type": by_type, "counters": counters, "subjects": int(subjects or 0)}
 
+    def head_seq(self) -> int:
+        """The last stored ``seq`` (0 on an empty ledger)."""
+        with self.store.read() as cur:
+            return int(cur.execute("SELECT MAX(seq) AS m FROM {t:ledger_chain}").scalar() or 0)
+
+    def health(self) -> dict[str, Any]:
+        """Ingestion health (spec 6.13), read only: the counters under their spec names, whether they
+        conserve (3.5 point 5), open dead letters by code, and parked messages with the oldest's age
+        (seconds, ledger clock). Codes and counts only, never a value."""
+        now = self.clock()
+        with self.store.read() as cur:
+            stored = {
+                str(r["name"]): int(r["value"])
+                for r in cur.execute("SELECT name, value FROM {t:ledger_counters}").all()
+            }
+            open_letters = {
+                str(r["error_code"]): int(r["n"])
+                for r in cur.execute(
+                    "SELECT error_code, COUNT(*) AS n FROM {t:ledger_dead_letters} WHERE status = 'OPEN' "
+                    "GROUP BY error_code ORDER BY error_code"
+                ).all()
+            }
+            parked = cur.execute(
+                "SELECT COUNT(*) AS n, MIN(arrived_at) AS oldest FROM {t:ledger_parked}"
+            ).one()
+        counters = {name: stored.get(column, 0) for name, column in _HEALTH_COUNTERS}
+        parked_now = int(parked["n"]) if parked else 0
+        oldest = parked["oldest"] if parked else None
+        age = (
+            None if oldest is None else max(int((now - canonical_timestamp(str(oldest))).total_seconds()), 0)
+        )
+        return {
+            "counters": counters,
+            "conserved": counters["consumed"]
+            == counters["stored_producer_events"]
+            + counters["duplicates"]
+            + counters["dead_lettered"]
+            + parked_now,
+            "dead_letters_open": {"count": sum(open_letters.values()), "by_code": open_letters},
+            "parked": {"count": parked_now, "oldest_age_seconds": age},
+        }
+
     def dead_letters(self, limit: int = 100) -> list[dict[str, Any]]:
         """The newest dead letters (codes, paths and ids; never values)."""
         with self.store.read() as cur:
@@ -153,6 +271,11 @@ class Ledger:
                 "FROM {t:ledger_dead_letters} ORDER BY consumed_at DESC, dlq_id LIMIT ?",
                 (limit,),
             ).all()
+
+    def rotate_master_key(self, new: KeyWrapper) -> dict[str, Any]:
+        """Re-wrap every data key under ``new`` in one transaction; from then on only ``new`` opens
+        the ledger (``ledger.store.masterkey.rotate_master_key``)."""
+        return rotate_master_key(self.store, self.keys, new)
 
     def close(self) -> None:
         """Release connections."""

@@ -5,17 +5,23 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
+import time
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn, cast
 
-from ledger.bootstrap import Ledger
+from ledger import exit_codes
+from ledger.bootstrap import Ledger, UnknownSubject
 from ledger.config import Settings
 from ledger.errors import LedgerError
+from ledger.options import parse_instant_option, positive_int
+from ledger.store.files import make_private_dir
+from ledger.store.ingest import check_input_files
 
-__all__ = ["main"]
+__all__ = ["build_parser", "main"]
 
 log = logging.getLogger("ledger")
 
@@ -25,46 +31,65 @@ def _print(obj: Any) -> None:
     sys.stdout.write("\n")
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse with a one-line usage error: ``privacy-ledger CMD: error: ... (see ... --help)``, exit 2."""
+
+    def error(self, message: str) -> NoReturn:
+        text = " ".join(message.split())
+        self.exit(2, f"{self.prog}: error: {text} (see `{self.prog} --help`)\n")
+
+
 def _clock(settings: Settings, text: str | None) -> Callable[[], datetime] | None:
     if text is None:
         return None
+    fixed = parse_instant_option("--clock", text)
     if not settings.allow_clock_override:
         raise LedgerError("--clock is refused unless LEDGER_ALLOW_CLOCK_OVERRIDE=1 (tests only)")
-    fixed = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    if fixed.tzinfo is None:
-        raise LedgerError("--clock needs an explicit offset, e.g. 2026-11-01T12:00:00Z")
     return lambda: fixed
 
 
-def _open(args: argparse.Namespace) -> Ledger:
+def _open(args: argparse.Namespace, *, read_only: bool = False) -> Ledger:
+    """Open the ledger; ``read_only`` commands create nothing and refuse a place without a ledger."""
     settings = Settings.from_env()
-    return Ledger.open(settings, clock=_clock(settings, getattr(args, "clock", None)))
+    return Ledger.open(settings, clock=_clock(settings, getattr(args, "clock", None)), read_only=read_only)
 
 
 def _project_embedded(ledger: Ledger) -> None:
     """The embedded default (SQLite) has no projection service: bring the views up to date here."""
     if ledger.store.dialect.is_postgres:
         return
+    from ledger.progress import Progress
     from projections.service import Projections
 
-    Projections(ledger.store, ledger.keys, ledger.codes).catch_up()
+    shown = Progress("views")
+    try:
+        Projections(ledger.store, ledger.keys, ledger.codes).catch_up(progress=shown.update)
+    finally:
+        shown.close()
 
 
 def cmd_ingest(args: argparse.Namespace) -> int:
-    """Append the events of files; print stored/duplicate/rejected counts."""
+    """Append the events of files; print the counts. Exit 0, or 3 when some were dead-lettered."""
+    from ledger.progress import Progress
+
+    check_input_files([Path(p) for p in args.files])  # before the ledger is even opened
     ledger = _open(args)
+    shown = Progress("ingest")
     try:
-        result = ledger.ingest_files([Path(p) for p in args.files])
+        try:
+            result = ledger.ingest_files([Path(p) for p in args.files], progress=shown.update)
+        finally:
+            shown.close()
         _project_embedded(ledger)
     finally:
         ledger.close()
     _print(result.summary())
-    return 0
+    return exit_codes.DEAD_LETTERED if result.dead_lettered else exit_codes.OK
 
 
 def cmd_subject(args: argparse.Namespace) -> int:
     """Print a subject's events in order, decrypted or redacted."""
-    ledger = _open(args)
+    ledger = _open(args, read_only=True)
     try:
         _print(ledger.subject_events(args.subject_id))
     finally:
@@ -76,23 +101,50 @@ def cmd_erase(args: argparse.Namespace) -> int:
     """Erase a subject (all categories, or the given ones) by destroying keys."""
     ledger = _open(args)
     try:
-        result = ledger.erase(args.subject_id, args.category or ["*"], reason=args.reason)
+        try:
+            result = ledger.erase(args.subject_id, args.category or ["*"], reason=args.reason)
+        except UnknownSubject as exc:
+            print(f"privacy-ledger: {exc}", file=sys.stderr)
+            return exit_codes.FAILURE
         _project_embedded(ledger)
-        _print({**result.summary(), "dead_letters": [d.__dict__ for d in result.dead_letters]})
+        # Per category: erased (key versions destroyed), deferred (the holds blocking it), nothing held.
+        outcome = result.erasures[0].report() if result.erasures else {}
+        _print({**outcome, **result.summary(), "dead_letters": [d.__dict__ for d in result.dead_letters]})
     finally:
         ledger.close()
-    return 0 if not result.dead_letters else 1
+    return exit_codes.OK if not result.dead_letters else exit_codes.FAILURE
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
     """Verify the integrity chain; exit 1 when it is broken."""
-    ledger = _open(args)
+    from ledger.progress import Progress
+
+    ledger = _open(args, read_only=True)
     try:
-        report = ledger.verify()
+        shown = Progress("verify", total=ledger.head_seq())
+        try:
+            report = ledger.verify(progress=shown.update)
+        finally:
+            shown.close()
     finally:
         ledger.close()
     _print(report.as_dict())
     return 0 if report.valid else 1
+
+
+def cmd_health(args: argparse.Namespace) -> int:
+    """Print ingestion health (spec 6.13) and projection lag; exit 1 only if the counters do not conserve."""
+    from projections.runner import read_lag
+    from projections.service import VIEW_NAMES
+
+    ledger = _open(args, read_only=True)
+    try:
+        report = ledger.health()
+        report["projection_lag"] = read_lag(ledger.store, VIEW_NAMES)
+    finally:
+        ledger.close()
+    _print(report)
+    return 0 if report["conserved"] else 1
 
 
 def cmd_sample(args: argparse.Namespace) -> int:
@@ -100,8 +152,11 @@ def cmd_sample(args: argparse.Namespace) -> int:
     from ledger.sample import generate_events, write_jsonl
 
     events = generate_events(seed=args.seed, subjects=args.subjects)
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    write_jsonl(Path(args.out), events)
+    try:
+        make_private_dir(Path(args.out).parent)  # by default var/, which the ledger keeps 0700
+        write_jsonl(Path(args.out), events)
+    except OSError as exc:
+        raise LedgerError(f"cannot write --out {args.out}: {exc.strerror or type(exc).__name__}") from None
     _print({"written": len(events), "out": args.out, "seed": args.seed})
     return 0
 
@@ -112,7 +167,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
     settings = Settings.from_env()
     out = settings.var_dir / f"sample-seed{args.seed}.jsonl"
-    out.parent.mkdir(parents=True, exist_ok=True)
+    make_private_dir(out.parent)
     write_jsonl(out, generate_events(seed=args.seed, subjects=args.subjects))
     from projections.service import Projections
 
@@ -165,7 +220,7 @@ def _count_by(rows: list[dict[str, Any]], key: str) -> dict[str, int]:
 
 def cmd_dead_letters(args: argparse.Namespace) -> int:
     """List dead letters (codes, paths and ids; never values)."""
-    ledger = _open(args)
+    ledger = _open(args, read_only=True)
     try:
         _print(ledger.dead_letters(args.limit))
     finally:
@@ -174,57 +229,144 @@ def cmd_dead_letters(args: argparse.Namespace) -> int:
 
 
 def cmd_settings(_: argparse.Namespace) -> int:
-    """List every setting with its environment variable, default and meaning."""
-    _print([{"env": e, "default": d, "description": doc} for e, d, doc in Settings.describe()])
+    """List every setting: its environment variable, effective value, source and meaning."""
+    _print(Settings.report())
+    return 0
+
+
+def cmd_keys_rotate(args: argparse.Namespace) -> int:
+    """Re-wrap every data key under a new master key in one transaction; the old key then stops working."""
+    from ledger.store.crypto import FileMasterKey
+
+    new_file = Path(args.new_key_file)
+    new = FileMasterKey.load(new_file)
+    settings = Settings.from_env()
+    # First read only: a place without a ledger, or a key that is not the ledger's, changes nothing.
+    Ledger.open(settings, read_only=True).close()
+    ledger = Ledger.open(settings)
+    try:
+        summary = ledger.rotate_master_key(new)
+    finally:
+        ledger.close()
+    _print(
+        {
+            **summary,
+            "new_key_file": str(new_file),
+            "next": f"set LEDGER_MASTER_KEY_FILE={new_file}: the old master key no longer opens this ledger",
+        }
+    )
     return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of every subcommand."""
-    p = argparse.ArgumentParser(
+    p = _Parser(
         prog="privacy-ledger",
         description="Event-sourced privacy ledger. Database: LEDGER_DATABASE_URL "
         "(default sqlite:///./var/ledger.db); see `privacy-ledger settings`.",
     )
-    sub = p.add_subparsers(dest="command", required=True)
+    # Every subparser is a _Parser too (argparse makes them of the parent's class).
+    sub = cast(
+        "argparse._SubParsersAction[argparse.ArgumentParser]",
+        p.add_subparsers(dest="command", required=True, help="the command to run"),
+    )
+    from ledger.codelists import load_code_lists
+
+    codes = load_code_lists()
+    clock_help = "fixed ledger clock, an instant with offset (needs LEDGER_ALLOW_CLOCK_OVERRIDE=1)"
 
     s = sub.add_parser("ingest", help="append events from JSON-lines or .avro files")
-    s.add_argument("files", nargs="+")
-    s.add_argument("--clock", help="fixed ledger clock (needs LEDGER_ALLOW_CLOCK_OVERRIDE=1)")
+    s.add_argument(
+        "files", nargs="+", metavar="FILE", help="a JSON-lines file (one event a line) or .avro file"
+    )
+    s.add_argument("--clock", help=clock_help)
     s.set_defaults(func=cmd_ingest)
 
     s = sub.add_parser("subject", help="a subject's events, decrypted or redacted")
-    s.add_argument("subject_id")
+    s.add_argument("subject_id", help="the subject's ledger-scoped UUID")
     s.set_defaults(func=cmd_subject)
 
     s = sub.add_parser("erase", help="erase a subject by destroying its data keys")
-    s.add_argument("subject_id")
-    s.add_argument("--category", action="append", help="a category code; repeat; default all")
-    s.add_argument("--reason", default="erasure_request")
-    s.add_argument("--clock", help="fixed ledger clock (needs LEDGER_ALLOW_CLOCK_OVERRIDE=1)")
+    s.add_argument("subject_id", help="the subject's ledger-scoped UUID")
+    s.add_argument(
+        "--category",
+        action="append",
+        metavar="CATEGORY",
+        help="a category to erase; repeat for more; default all. One of: "
+        + ", ".join(sorted(codes.codes("category"))),
+    )
+    s.add_argument(
+        "--reason",
+        default="erasure_request",
+        help="why (default %(default)s). One of: " + ", ".join(sorted(codes.codes("erasure_reason"))),
+    )
+    s.add_argument("--clock", help=clock_help)
     s.set_defaults(func=cmd_erase)
 
     s = sub.add_parser("verify", help="verify the integrity chain")
     s.set_defaults(func=cmd_verify)
 
+    s = sub.add_parser(
+        "health",
+        help="ingestion counters, open dead letters, parked messages and projection lag",
+        description="Ingestion health (spec 6.13) as JSON. Read only. Exit 0, or 1 if the counters do not "
+        "conserve (consumed = stored_producer_events + duplicates + dead_lettered + parked).",
+    )
+    s.set_defaults(func=cmd_health)
+
     s = sub.add_parser("sample", help="write fictional sample events")
-    s.add_argument("--seed", type=int, default=7)
-    s.add_argument("--subjects", type=int, default=200)
-    s.add_argument("--out", default="var/sample.jsonl")
+    s.add_argument("--seed", type=int, default=7, help="random seed; the same seed writes the same file")
+    s.add_argument(
+        "--subjects",
+        type=positive_int,
+        default=200,
+        help="number of fictional subjects (default %(default)s)",
+    )
+    s.add_argument("--out", default="var/sample.jsonl", help="output JSON-lines file (default %(default)s)")
     s.set_defaults(func=cmd_sample)
 
     s = sub.add_parser("demo", help="sample data -> ingest -> summary -> verify")
-    s.add_argument("--seed", type=int, default=7)
-    s.add_argument("--subjects", type=int, default=200)
-    s.add_argument("--clock", help="fixed ledger clock (needs LEDGER_ALLOW_CLOCK_OVERRIDE=1)")
+    s.add_argument("--seed", type=int, default=7, help="random seed of the sample data (default %(default)s)")
+    s.add_argument(
+        "--subjects",
+        type=positive_int,
+        default=200,
+        help="number of fictional subjects (default %(default)s)",
+    )
+    s.add_argument("--clock", help=clock_help)
     s.set_defaults(func=cmd_demo)
 
     s = sub.add_parser("dead-letters", help="list rejected messages")
-    s.add_argument("--limit", type=int, default=100)
+    s.add_argument(
+        "--limit",
+        type=positive_int,
+        default=100,
+        help="at most this many, newest first (default %(default)s)",
+    )
     s.set_defaults(func=cmd_dead_letters)
 
-    s = sub.add_parser("settings", help="list the settings and their environment variables")
+    s = sub.add_parser("settings", help="every setting: its variable, effective value, source, meaning")
     s.set_defaults(func=cmd_settings)
+
+    s = sub.add_parser("keys", help="master key administration: rotate")
+    keys = s.add_subparsers(dest="keys_command", required=True, help="the key operation")
+    s = keys.add_parser(
+        "rotate",
+        help="re-wrap every data key under a new master key",
+        description="Re-wraps every data key under the new master key in one transaction (under the "
+        "single-writer lock), then only the new key opens the ledger; if it fails part-way the old key "
+        "stays valid. The current key is LEDGER_MASTER_KEY_FILE (or the development key). Prints "
+        "{rotated, keys_rewrapped, keys_destroyed_skipped, new_key_file, next}. Exit 2 if a key is "
+        "missing, open to group or others, or not this ledger's.",
+    )
+    s.add_argument(
+        "--new-key-file",
+        required=True,
+        metavar="FILE",
+        help="file holding the new master key: base64 of 32 random bytes, mode 0600 "
+        "(e.g. `(umask 077; head -c 32 /dev/urandom | base64 > FILE)`)",
+    )
+    s.set_defaults(func=cmd_keys_rotate)
 
     # The Kafka edge lives in `consumers`; its commands register themselves here.
     from consumers.publish import add_publish_command
@@ -241,19 +383,45 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of ``privacy-ledger``."""
-    level = Settings.from_env().log_level.upper()
-    logging.basicConfig(
-        level=getattr(logging, level, logging.WARNING), format="%(levelname)s %(name)s: %(message)s"
-    )
+    """Entry point of ``privacy-ledger``; the exit codes are those of ``ledger.exit_codes``."""
+    try:
+        args = build_parser().parse_args(argv)
+        level = Settings.from_env().log_level  # checked: one of DEBUG, INFO, WARNING, ERROR
+    except LedgerError as exc:
+        return _usage_error(exc)
+    logging.basicConfig(level=getattr(logging, level), format="%(levelname)s %(name)s: %(message)s")
     # kafka-python is chatty at INFO; its messages carry no event content but drown ours.
     logging.getLogger("kafka").setLevel(max(logging.WARNING, logging.getLogger().level))
-    args = build_parser().parse_args(argv)
+    started = time.perf_counter()
+    # The command's name only: its arguments may name files or people's ids.
+    log.debug("command %s started", args.command)
+    code: int | None = None
     try:
-        return int(args.func(args))
+        code = int(args.func(args))
+        sys.stdout.flush()  # a reader that went away shows here, not at interpreter exit
+        return code
+    except BrokenPipeError:
+        # `privacy-ledger verify | head -c1`: the reader stopped reading. No traceback, no message;
+        # exit 1 as the output was not all delivered (what `set -o pipefail` should see).
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        code = exit_codes.FAILURE
+        return code
+    except KeyboardInterrupt:
+        code = 130  # 128 + SIGINT, as a shell reports an interrupted command
+        return code
     except LedgerError as exc:
-        print(f"privacy-ledger: {exc}", file=sys.stderr)
-        return 2
+        code = _usage_error(exc)
+        return code
+    finally:
+        outcome = "failed" if code is None else f"exit {code}"
+        log.debug("command %s finished: %s, %.1f s", args.command, outcome, time.perf_counter() - started)
+
+
+def _usage_error(exc: LedgerError) -> int:
+    """Print ``exc`` as one line on stderr; return the usage/configuration exit code."""
+    text = " ".join(str(exc).splitlines())
+    print(f"privacy-ledger: {text}", file=sys.stderr)
+    return exit_codes.USAGE
 
 
 if __name__ == "__main__":

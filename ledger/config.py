@@ -4,16 +4,73 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field, fields
+from dataclasses import Field, dataclass, field, fields
 from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
-__all__ = ["DEFAULT_DATABASE_URL", "Settings"]
+from ledger.errors import LedgerError
+
+__all__ = ["DEFAULT_DATABASE_URL", "LOG_LEVELS", "Settings", "SettingsError", "mask_url"]
 
 DEFAULT_DATABASE_URL = "sqlite:///./var/ledger.db"
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+_TRUE = frozenset({"1", "true", "yes", "y", "on"})
+_FALSE = frozenset({"0", "false", "no", "n", "off"})
+# The smallest value each integer setting takes (metrics_port also has a largest).
+_INT_MIN = {
+    "batch_size": 1,
+    "pg_pool_size": 1,
+    "park_grace_seconds": 0,
+    "metrics_port": 0,
+    "kafka_session_timeout_ms": 1,
+    "decode_workers": 0,
+}
 
 
-def _flag(text: str) -> bool:
-    return text.strip().lower() in {"1", "true", "yes", "y", "on"}
+class SettingsError(LedgerError):
+    """A setting's environment variable holds a value the ledger cannot use.
+
+    The message names the variable and the value: settings are configuration, never personal data
+    (the one secret, the password inside ``LEDGER_DATABASE_URL``, is never echoed).
+    """
+
+
+def mask_url(url: str) -> str:
+    """``url`` with any password replaced by ``***`` (for printing a database URL)."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return "<unparsable URL>"
+    if parts.password is None:
+        return url
+    user = parts.username or ""
+    host = parts.netloc.rpartition("@")[2]
+    return urlunsplit(parts._replace(netloc=f"{user}:***@{host}"))
+
+
+def _flag(name: str, raw: str) -> bool:
+    text = raw.strip().lower()
+    if text in _TRUE:
+        return True
+    if text in _FALSE:
+        return False
+    raise SettingsError(f"{name} must be one of 1/0, true/false, yes/no, on/off, got {raw!r}")
+
+
+def _integer(f: Field[Any], raw: str) -> int:
+    name, low = f.metadata["env"], _INT_MIN[f.name]
+    high = 65535 if f.name == "metrics_port" else None
+    try:
+        value = int(raw.strip())
+    except ValueError:
+        value = None
+    if value is None or value < low or (high is not None and value > high):
+        wanted = {0: "a non-negative integer", 1: "a positive integer"}[low]
+        if high is not None:
+            wanted = f"an integer from {low} to {high}"
+        raise SettingsError(f"{name} must be {wanted}, got {raw!r}")
+    return value
 
 
 @dataclass(frozen=True)
@@ -28,7 +85,8 @@ class Settings:
         default=None,
         metadata={
             "env": "LEDGER_MASTER_KEY_FILE",
-            "doc": "file holding the base64 key-encryption key; unset: a development key in var/",
+            "doc": "file (mode 0600) holding the base64 key-encryption key; unset: a development key in "
+            "var/, created only for a new, empty ledger",
         },
     )
     var_dir: Path = field(
@@ -104,16 +162,15 @@ class Settings:
             if f.name in {"master_key_file", "var_dir"}:
                 values[f.name] = Path(raw)
             elif f.name == "allow_clock_override":
-                values[f.name] = _flag(raw)
-            elif f.name in {
-                "batch_size",
-                "pg_pool_size",
-                "park_grace_seconds",
-                "metrics_port",
-                "kafka_session_timeout_ms",
-                "decode_workers",
-            }:
-                values[f.name] = int(raw)
+                values[f.name] = _flag(f.metadata["env"], raw)
+            elif f.name in _INT_MIN:
+                values[f.name] = _integer(f, raw)
+            elif f.name == "log_level":
+                if raw.strip().upper() not in LOG_LEVELS:
+                    raise SettingsError(
+                        f"LEDGER_LOG_LEVEL must be one of {', '.join(LOG_LEVELS)}, got {raw!r}"
+                    )
+                values[f.name] = raw.strip().upper()
             else:
                 values[f.name] = raw
         return cls(**values)  # type: ignore[arg-type]
@@ -122,3 +179,23 @@ class Settings:
     def describe() -> list[tuple[str, str, str]]:
         """Return ``(env name, default, description)`` for every setting (used by ``--help``)."""
         return [(f.metadata["env"], str(f.default), f.metadata["doc"]) for f in fields(Settings)]
+
+    @classmethod
+    def report(cls, environ: Mapping[str, str] | None = None) -> list[dict[str, Any]]:
+        """Each setting's env name, effective value, source (``environment`` or ``default``) and meaning.
+
+        The password inside ``LEDGER_DATABASE_URL`` is masked. Raises ``SettingsError`` as ``from_env``.
+        """
+        env = os.environ if environ is None else environ
+        settings = cls.from_env(env)
+        out: list[dict[str, Any]] = []
+        for f in fields(cls):
+            value = getattr(settings, f.name)
+            if isinstance(value, Path):
+                value = str(value)
+            elif f.name == "database_url":
+                value = mask_url(value)
+            name = f.metadata["env"]
+            source = "environment" if env.get(name) else "default"
+            out.append({"env": name, "value": value, "source": source, "description": f.metadata["doc"]})
+        return out

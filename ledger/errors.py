@@ -40,6 +40,9 @@ class ErrorCode(StrEnum):
     INVALID_MERGE = "INVALID_MERGE"
     DUPLICATE_EVENT_ID_CONFLICT = "DUPLICATE_EVENT_ID_CONFLICT"
     UNKNOWN_REFERENCE = "UNKNOWN_REFERENCE"
+    # The ledger's addition: the master key does not open a data key of the message's subject (a
+    # corrupt or partly restored key row); only that message is rejected (schemas/error-codes.json).
+    KEY_UNAVAILABLE = "KEY_UNAVAILABLE"
 
 
 class EventRejected(LedgerError):

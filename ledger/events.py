@@ -17,7 +17,7 @@ from eventsourcing.domain import DomainEvent
 
 from ledger.domain.catalogue import EVENT_TYPES, StreamKind, stored_topic
 
-__all__ = ["EVENT_CLASSES", "LedgerEvent", "event_class", "stream_id"]
+__all__ = ["EVENT_CLASSES", "LedgerEvent", "event_class", "record_stream", "stream_id"]
 
 # Namespaces that keep the stream ids of subjects, requests, complaints and alerts apart even if a
 # producer reused one UUID for two kinds of entity.
@@ -33,6 +33,19 @@ _STREAM_NAMESPACES = {
 def stream_id(kind: StreamKind, entity_id: str) -> UUID:
     """The stable stream (originator) id of a subject, request, complaint or alert."""
     return uuid5(_STREAM_NAMESPACES[kind], entity_id)
+
+
+def record_stream(event: dict[str, Any]) -> UUID:
+    """The stream an event is appended to: its rights request, complaint or alert, else its subject."""
+    spec = EVENT_TYPES[event["event_type"]]
+    payload = event["payload"]
+    if spec.stream is StreamKind.REQUEST:
+        return stream_id(spec.stream, payload["request_id"])
+    if spec.stream is StreamKind.COMPLAINT:
+        return stream_id(spec.stream, payload["complaint_id"])
+    if spec.stream is StreamKind.ALERT:
+        return stream_id(spec.stream, payload["alert_id"])
+    return stream_id(StreamKind.SUBJECT, event["subject_id"])
 
 
 @dataclass(frozen=True)

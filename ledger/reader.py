@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
+import logging
 from typing import Any
 
 from cryptography.exceptions import InvalidTag
@@ -20,9 +21,15 @@ __all__ = ["ERASED", "decrypt_record", "list_subject_events", "open_envelope"]
 
 ERASED = "erased"
 
+log = logging.getLogger(__name__)
+
 
 def list_subject_events(store: LedgerStore, keys: KeyStore, subject_id: str) -> list[dict[str, Any]]:
-    """Every stored event whose envelope names ``subject_id``, in ``seq`` order, decrypted."""
+    """Every stored event whose envelope names ``subject_id``, in ``seq`` order, decrypted.
+
+    The chain's ``subject_id`` column only finds the rows: an event shows only if its hashed record
+    names the subject, so a row whose column was edited never shows another subject's event.
+    """
     out: list[dict[str, Any]] = []
     with store.read() as cur:
         rows = cur.execute(
@@ -34,6 +41,9 @@ def list_subject_events(store: LedgerStore, keys: KeyStore, subject_id: str) -> 
         memo: dict[str, AESGCM | None] = {}
         for row in rows:
             record = json.loads(bytes(row["state"]))["record"]
+            if record.get("subject_id") != subject_id:
+                log.warning("ledger_chain row seq %s does not match its stored event; run verify", row["seq"])
+                continue
             event = decrypt_record(cur, keys, record, memo)
             out.append({"seq": int(row["seq"]), "hash": row["hash"], **event})
     return out

@@ -8,23 +8,27 @@ import signal
 import sys
 import threading
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
+from ledger import exit_codes
 from ledger.bootstrap import Ledger
 from ledger.config import Settings
 from ledger.errors import LedgerError
+from ledger.options import parse_instant_option, positive_int
+from ledger.store.database import sqlite_path
+from ledger.store.files import read_only_location
 from projections.base import ProjectionError
+from projections.query_options import UnknownSubjectError, check_query_options, check_subject_id
+from projections.runner import read_lag
 from projections.service import QUERY_NAMES, VIEW_NAMES, Projections
 
 __all__ = ["add_project_command", "add_query_command", "parse_instant"]
 
 
 def parse_instant(text: str) -> datetime:
-    """An RFC 3339 instant with an explicit offset (``Z`` accepted)."""
-    value = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    if value.tzinfo is None:
-        raise LedgerError("--as-of needs an explicit offset, e.g. 2026-11-01T12:00:00Z")
-    return value
+    """An ``--as-of`` value: an RFC 3339 instant with an explicit offset; ``LedgerError`` otherwise."""
+    return parse_instant_option("--as-of", text)
 
 
 def cmd_project(args: argparse.Namespace) -> int:
@@ -32,14 +36,22 @@ def cmd_project(args: argparse.Namespace) -> int:
     settings = Settings.from_env()
     ledger = Ledger.open(settings)
     try:
-        projections = Projections(ledger.store, ledger.keys, ledger.codes)
-        if args.rebuild:
-            applied = projections.rebuild(args.rebuild)
-            _print({"rebuilt": args.rebuild, "events": applied, "lag": projections.runner.lag()})
-            return 0
-        if args.once:
-            applied = projections.catch_up()
-            _print({"applied": applied, "lag": projections.runner.lag()})
+        # Every pass first expires parked events past their grace, even when nothing new arrived.
+        projections = Projections(ledger.store, ledger.keys, ledger.codes, maintenance=ledger.expire_due)
+        if args.rebuild or args.once:
+            from ledger.progress import Progress
+
+            label = f"project --rebuild {args.rebuild}" if args.rebuild else "project"
+            shown = Progress(label, total=projections.runner.head() if args.rebuild else None)
+            try:
+                if args.rebuild:
+                    applied = projections.rebuild(args.rebuild, progress=shown.update)
+                else:
+                    applied = projections.catch_up(progress=shown.update)
+            finally:
+                shown.close()
+            key = {"rebuilt": args.rebuild, "events": applied} if args.rebuild else {"applied": applied}
+            _print({**key, "lag": projections.runner.lag()})
             return 0
         if settings.metrics_port:
             from prometheus_client import start_http_server
@@ -55,34 +67,68 @@ def cmd_project(args: argparse.Namespace) -> int:
 
 
 def cmd_query(args: argparse.Namespace) -> int:
-    """Print one view as JSON at ``--as-of`` (default now)."""
+    """Print one view as JSON at ``--as-of`` (default now).
+
+    Exit 2 for an option the view does not take or a value outside its list (checked before the
+    ledger is opened), 1 for a ``--subject`` the ledger holds no event for.
+    """
+    given = {
+        "subject": args.subject,
+        "status": args.status,
+        "code": args.code,
+        "severity": args.severity,
+        "include_closed": args.include_closed,
+        "limit": args.limit,
+    }
+    checked = check_query_options(args.view, given)
+    if checked.get("subject") is not None:
+        checked["subject"] = check_subject_id(checked["subject"])
+    limit = checked.pop("limit", None)
+    subject = checked.pop("subject", None)
+    as_of_given = parse_instant(args.as_of) if args.as_of else None
     settings = Settings.from_env()
-    ledger = Ledger.open(settings)
+    # The embedded default (SQLite) has no projection service: the views are brought up to date here,
+    # unless the database file or its folder is read-only; then (as always on PostgreSQL, where
+    # `project` runs as a service) the query reads the views as they are and writes nothing.
+    db_file = sqlite_path(settings.database_url) if settings.database_url.startswith("sqlite:") else None
+    catch_up = db_file is not None and Path(db_file).is_file() and not read_only_location(Path(db_file))
+    ledger = Ledger.open(settings, read_only=not catch_up)
     try:
         projections = Projections(ledger.store, ledger.keys, ledger.codes)
-        if not ledger.store.dialect.is_postgres:
-            projections.catch_up()  # the embedded default has no projection service
-        as_of = parse_instant(args.as_of) if args.as_of else ledger.clock()
-        filters: dict[str, Any] = {
-            k: v
-            for k, v in (
-                ("status", args.status),
-                ("code", args.code),
-                ("severity", args.severity),
-                ("include_closed", args.include_closed),
-            )
-            if v
-        }
-        result = projections.query(args.view, as_of=as_of, subject=args.subject, **filters)
+        if catch_up:
+            projections.catch_up()
+        elif args.view in VIEW_NAMES:
+            _check_views(ledger, args.view, embedded=db_file is not None)
+        as_of = as_of_given or ledger.clock()
+        result = projections.query(args.view, as_of=as_of, subject=subject, **checked)
+    except UnknownSubjectError as exc:
+        print(f"privacy-ledger: {exc}", file=sys.stderr)
+        return exit_codes.FAILURE
     except ProjectionError as exc:
         print(f"privacy-ledger: {exc}", file=sys.stderr)
-        return 2
+        return exit_codes.USAGE
     finally:
         ledger.close()
-    if args.limit is not None and isinstance(result, list):
-        result = result[: args.limit]
+    if limit is not None and isinstance(result, list):
+        result = result[:limit]
     _print(result)
-    return 0
+    return exit_codes.OK
+
+
+def _check_views(ledger: Ledger, view: str, *, embedded: bool) -> None:
+    """Views read as they are: refuse if never built; on a read-only SQLite file say how far behind."""
+    if not ledger.store.has_table("view_tracking"):
+        raise LedgerError(
+            f"the compliance views of the ledger at {ledger.store.location} have not been built yet: "
+            "run `privacy-ledger project --once` (it needs write access)"
+        )
+    if embedded:
+        lag = read_lag(ledger.store, [view])[view]
+        print(
+            f"privacy-ledger: the database is read-only: the {view} view is as last projected "
+            f"({lag} events behind); nothing was written",
+            file=sys.stderr,
+        )
 
 
 def _print(obj: Any) -> None:
@@ -92,21 +138,47 @@ def _print(obj: Any) -> None:
 
 def add_project_command(sub: Any) -> None:
     """Register ``project``."""
-    s = sub.add_parser("project", help="keep the compliance views current (or rebuild them)")
-    s.add_argument("--rebuild", choices=[*VIEW_NAMES, "all"], help="rebuild a view from the first event")
+    s = sub.add_parser(
+        "project",
+        help="keep the compliance views current (or rebuild them)",
+        description="Keep the compliance views current until SIGTERM/SIGINT, or catch up once, or rebuild. "
+        "Every pass also expires parked events past LEDGER_PARK_GRACE_SECONDS.",
+    )
+    s.add_argument(
+        "--rebuild",
+        choices=[*VIEW_NAMES, "all"],
+        help="rebuild a view (or all) from the first event: " + ", ".join([*VIEW_NAMES, "all"]),
+    )
     s.add_argument("--once", action="store_true", help="catch up once and exit")
     s.set_defaults(func=cmd_project)
+
+
+_SEVERITIES = ("critical", "high", "medium", "low", "info")
 
 
 def add_query_command(sub: Any) -> None:
     """Register ``query``."""
     s = sub.add_parser("query", help="print a compliance view as JSON")
-    s.add_argument("view", choices=QUERY_NAMES)
-    s.add_argument("--subject", help="a subject id (merged subjects resolve to their survivor)")
-    s.add_argument("--as-of", help="an instant with offset (default: now)")
-    s.add_argument("--status", help="filter: status (alerts, notices, retention)")
-    s.add_argument("--code", help="filter: alert code")
-    s.add_argument("--severity", help="filter: alert severity")
+    from ledger.domain.alert_model import SEVERITY
+
+    s.add_argument("view", choices=QUERY_NAMES, help="the view: " + ", ".join(QUERY_NAMES))
+    s.add_argument(
+        "--subject",
+        help="a subject id (merged subjects resolve to their survivor); needed by inventory, consent, "
+        "portability",
+    )
+    s.add_argument("--as-of", help="an instant with offset, e.g. 2026-11-01T12:00:00Z (default: now)")
+    s.add_argument(
+        "--status",
+        help="filter by status. alerts: OPEN, ACKNOWLEDGED, RESOLVED, RETRACTED; notices: EXEMPT, "
+        "SATISFIED, SATISFIED_LATE, OVERDUE, PENDING; retention: ERASED, HELD, DEFERRED, DUE, RETAIN",
+    )
+    s.add_argument("--code", help="filter alerts by code. One of: " + ", ".join(sorted(SEVERITY)))
+    s.add_argument(
+        "--severity",
+        help="filter alerts by severity. One of: "
+        + ", ".join(sorted(set(SEVERITY.values()), key=list(_SEVERITIES).index)),
+    )
     s.add_argument("--include-closed", action="store_true", help="requests: include closed ones")
-    s.add_argument("--limit", type=int, help="at most this many rows")
+    s.add_argument("--limit", type=positive_int, help="at most this many rows (a positive integer)")
     s.set_defaults(func=cmd_query)

@@ -3,17 +3,21 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+import logging
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 from ledger.domain.calendar import HolidayCalendar
 from ledger.domain.codes import CodeLists
 from ledger.domain.facts import Fact
+from ledger.events import record_stream
 from ledger.store.database import LedgerStore
 from ledger.store.dialect import InList, SqlCursor
 
 __all__ = ["ProjectionContext"]
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -33,17 +37,42 @@ class ProjectionContext:
     # -- merges ------------------------------------------------------------------------------
 
     def load_merges(self, cur: SqlCursor) -> None:
-        """Read the merges the store holds (write side: final, with the seq of each merge)."""
+        """Read the merges the store holds (write side: final, with the seq of each merge).
+
+        Each row of the merge index is checked against the hashed ``SubjectsMerged`` it names; a row
+        that does not match its event (edited behind the ledger's back) is ignored, so it cannot show
+        one subject's events under another (``verify`` reports it).
+        """
         if self._merges_loaded:
             return
+        store = self.store
         rows = cur.execute(
-            "SELECT m.merged_subject_id, m.surviving_subject_id, d.seq FROM {t:ledger_merges} m "
-            "JOIN {t:ledger_dedup} d ON d.event_id = m.event_id"
+            "SELECT m.merged_subject_id, m.surviving_subject_id, m.event_id, d.seq, e.state "
+            "FROM {t:ledger_merges} m JOIN {t:ledger_dedup} d ON d.event_id = m.event_id "
+            "JOIN {t:ledger_chain} c ON c.seq = d.seq "
+            f"JOIN {store.events_table} e ON e.{store.notification_column} = c.notification_id"
         ).all()
-        self._merges = {
-            str(r["merged_subject_id"]): (str(r["surviving_subject_id"]), int(r["seq"])) for r in rows
-        }
+        merges: dict[str, tuple[str, int]] = {}
+        for r in rows:
+            merged, survivor = str(r["merged_subject_id"]), str(r["surviving_subject_id"])
+            record = _record(r["state"])
+            payload = record.get("payload") or {}
+            if (
+                record.get("event_type") != "SubjectsMerged"
+                or record.get("event_id") != r["event_id"]
+                or payload.get("merged_subject_id") != merged
+                or payload.get("surviving_subject_id") != survivor
+            ):
+                log.warning("merge index row at seq %s does not match its stored event; run verify", r["seq"])
+                continue
+            merges[merged] = (survivor, int(r["seq"]))
+        self._merges = merges
         self._merges_loaded = True
+
+    def forget_merges(self) -> None:
+        """Read the merges again at the next :meth:`load_merges` (another process may have added some)."""
+        self._merges = {}
+        self._merges_loaded = False
 
     def note_merge(self, merged: str, survivor: str, seq: int) -> None:
         """Record a merge seen in the stream (keeps the map current between reloads)."""
@@ -78,7 +107,8 @@ class ProjectionContext:
             "WHERE c.subject_id {in} AND c.seq <= ? ORDER BY c.seq",
             (InList(wanted), up_to_seq),
         ).all()
-        return [Fact.from_record(_record(r["state"]), int(r["seq"])) for r in rows]
+        # The chain's subject_id column only finds the rows; the hashed record decides.
+        return _facts(rows, lambda record: record.get("subject_id") in wanted)
 
     def stream_facts(self, cur: SqlCursor, stream_id: str, up_to_seq: int) -> list[Fact]:
         """Every stored fact of one stream (a rights request, a complaint), seq <= ``up_to_seq``."""
@@ -88,7 +118,19 @@ class ProjectionContext:
             "WHERE c.stream_id = ? AND c.seq <= ? ORDER BY c.seq",
             (stream_id, up_to_seq),
         ).all()
-        return [Fact.from_record(_record(r["state"]), int(r["seq"])) for r in rows]
+        return _facts(rows, lambda record: str(record_stream(record)) == stream_id)
+
+
+def _facts(rows: list[dict[str, Any]], belongs: Callable[[dict[str, Any]], bool]) -> list[Fact]:
+    """Facts of the rows whose hashed record ``belongs``; a row whose index columns lie is skipped."""
+    out = []
+    for r in rows:
+        record = _record(r["state"])
+        if belongs(record):
+            out.append(Fact.from_record(record, int(r["seq"])))
+        else:
+            log.warning("ledger_chain row seq %s does not match its stored event; run verify", r["seq"])
+    return out
 
 
 def _record(state: Any) -> dict[str, Any]:

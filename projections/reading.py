@@ -70,7 +70,10 @@ class ReadContext:
             ).one()
             if row is None:
                 return None
-            self._records[event_id] = json.loads(bytes(row["state"]))["record"]
+            record = json.loads(bytes(row["state"]))["record"]
+            if record.get("event_id") != event_id:
+                return None  # the dedup index points at another event (edited); verify reports it
+            self._records[event_id] = record
         return self._records[event_id]
 
     def value(self, event_id: str, path: str) -> tuple[Any, str]:

@@ -14,7 +14,8 @@ from __future__ import annotations
 import json
 import logging
 import threading
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Gauge
@@ -25,7 +26,7 @@ from ledger.store.dialect import SqlCursor
 from projections.base import ProjectionError, StoredFact, View
 from projections.context import ProjectionContext
 
-__all__ = ["ProjectionRunner"]
+__all__ = ["ProjectionRunner", "read_lag"]
 
 log = logging.getLogger(__name__)
 
@@ -41,11 +42,17 @@ class ProjectionRunner:
         *,
         batch_size: int = 1000,
         registry: CollectorRegistry | None = None,
+        maintenance: Callable[[], object] | None = None,
     ) -> None:
         self.store = store
+        # Run at the start of every pass (``catch_up``): the ``project`` command expires parked events
+        # past their grace here, so they expire even when no new message arrives (spec 3.5 point 4).
+        self.maintenance = maintenance
         self.views = list(views)
         self.ctx = ctx
         self.batch_size = batch_size
+        # The positions this runner's last transaction left (None: its in-memory state may be stale).
+        self._committed: dict[str, int] | None = None
         self.registry = registry if registry is not None else CollectorRegistry(auto_describe=True)
         self.lag_gauge = Gauge(
             "ledger_projection_lag",
@@ -53,6 +60,8 @@ class ProjectionRunner:
             ["view"],
             registry=self.registry,
         )
+        if store.read_only:
+            return  # queries only: the views are read as they are, nothing is created
         with store.ddl_lock(), store.write(lock=False) as cur:
             cur.execute(
                 "CREATE TABLE IF NOT EXISTS {t:view_tracking} (name TEXT PRIMARY KEY, seq BIGINT NOT NULL)"
@@ -90,8 +99,15 @@ class ProjectionRunner:
 
     # -- applying ----------------------------------------------------------------------------
 
-    def catch_up(self, *, max_batches: int | None = None) -> int:
-        """Apply every stored event the views have not seen; returns how many events were read."""
+    def catch_up(
+        self, *, max_batches: int | None = None, progress: Callable[[int], None] | None = None
+    ) -> int:
+        """Apply every stored event the views have not seen; returns how many events were read.
+
+        ``progress`` is called after each batch with the number of events read so far.
+        """
+        if self.maintenance is not None:
+            self.maintenance()
         total = 0
         batches = 0
         while max_batches is None or batches < max_batches:
@@ -100,31 +116,70 @@ class ProjectionRunner:
                 break
             total += applied
             batches += 1
+            if progress is not None:
+                progress(total)
         self.lag()
         return total
 
     def _step(self) -> int:
+        started = time.perf_counter()
         positions = self.positions()
         start = min(positions.values(), default=0)
         facts = self._read(start)
         if not facts:
             return 0
         last = facts[-1].seq
+        applied: dict[str, int] = {}
+        # Cleared until this transaction commits: after a failure the views start from the database.
+        committed, self._committed = self._committed, None
         with self.store.write(lock=False) as cur:
-            self.ctx.load_merges(cur)
-            for stored in facts:
-                if stored.record.get("event_type") == "SubjectsMerged":
-                    payload = stored.record["payload"]
-                    self.ctx.note_merge(
-                        payload["merged_subject_id"], payload["surviving_subject_id"], stored.seq
-                    )
-            for view in self.views:
-                mine = [f for f in facts if f.seq > positions[view.name]]
-                for stored in mine:
-                    view.apply(cur, stored, self.ctx)
-                if mine:
-                    self._advance(cur, view.name, positions[view.name], last)
+            current = self._positions_for_update(cur)
+            if current != committed:
+                # Another runner (another process) applied events since this one last did: what the
+                # views and the context keep in memory misses those events.
+                for view in self.views:
+                    view.reset()
+                self.ctx.forget_merges()
+            moved = current != positions
+            if not moved:
+                self._apply(cur, facts, positions, applied)
+        if moved:
+            # Positions moved between the read and the lock: read again from where they are now.
+            return self._step()
+        self._committed = {v.name: max(positions[v.name], last) for v in self.views}
+        log.debug(
+            "applied seq %d-%d (%d events) to %s in %.1f ms",
+            facts[0].seq,
+            last,
+            len(facts),
+            ", ".join(f"{name} {n}" for name, n in applied.items()) or "no view",
+            (time.perf_counter() - started) * 1000,
+        )
         return len(facts)
+
+    def _apply(
+        self, cur: SqlCursor, facts: list[StoredFact], positions: dict[str, int], applied: dict[str, int]
+    ) -> None:
+        self.ctx.load_merges(cur)
+        last = facts[-1].seq
+        for stored in facts:
+            if stored.record.get("event_type") == "SubjectsMerged":
+                payload = stored.record["payload"]
+                self.ctx.note_merge(payload["merged_subject_id"], payload["surviving_subject_id"], stored.seq)
+        for view in self.views:
+            mine = [f for f in facts if f.seq > positions[view.name]]
+            for stored in mine:
+                view.apply(cur, stored, self.ctx)
+            if mine:
+                self._advance(cur, view.name, positions[view.name], last)
+                applied[view.name] = len(mine)
+
+    def _positions_for_update(self, cur: SqlCursor) -> dict[str, int]:
+        """Each view's position, read in the write transaction that will advance it (and locked)."""
+        lock = " FOR UPDATE" if cur.dialect.is_postgres else ""  # SQLite: BEGIN IMMEDIATE locked it
+        rows = cur.execute("SELECT name, seq FROM {t:view_tracking}" + lock).all()
+        known = {str(r["name"]): int(r["seq"]) for r in rows}
+        return {v.name: known.get(v.name, 0) for v in self.views}
 
     def _advance(self, cur: SqlCursor, name: str, expected: int, new: int) -> None:
         cur.execute(
@@ -152,7 +207,9 @@ class ProjectionRunner:
 
     # -- rebuild -----------------------------------------------------------------------------
 
-    def rebuild(self, names: Sequence[str] | None = None) -> int:
+    def rebuild(
+        self, names: Sequence[str] | None = None, *, progress: Callable[[int], None] | None = None
+    ) -> int:
         """Empty the named views (all if None) and replay the store into them from ``seq`` 1."""
         chosen = [v for v in self.views if names is None or v.name in names]
         unknown = set(names or ()) - {v.name for v in self.views}
@@ -165,7 +222,8 @@ class ProjectionRunner:
                 cur.execute("UPDATE {t:view_tracking} SET seq = 0 WHERE name = ?", (view.name,))
         for view in chosen:
             view.reset()
-        return self.catch_up()
+        log.debug("rebuilding %s from seq 1", ", ".join(v.name for v in chosen))
+        return self.catch_up(progress=progress)
 
     # -- service -----------------------------------------------------------------------------
 
@@ -188,6 +246,30 @@ class ProjectionRunner:
         finally:
             if listener is not None:
                 listener.close()
+
+
+def read_lag(store: LedgerStore, names: Sequence[str]) -> dict[str, int]:
+    """Events each named view still has to apply, read without creating or changing anything.
+
+    A view the runner never started (no tracking row, or no tracking table yet) lags by every event.
+    """
+    with store.read() as cur:
+        head = int(cur.execute("SELECT MAX(seq) AS m FROM {t:ledger_chain}").scalar() or 0)
+        known: dict[str, int] = {}
+        if _table_exists(cur, "view_tracking"):
+            known = {
+                str(r["name"]): int(r["seq"])
+                for r in cur.execute("SELECT name, seq FROM {t:view_tracking}").all()
+            }
+    return {name: head - known.get(name, 0) for name in names}
+
+
+def _table_exists(cur: SqlCursor, name: str) -> bool:
+    d = cur.dialect
+    if d.is_postgres:
+        return cur.execute("SELECT to_regclass(?) AS t", (d.table(name),)).scalar() is not None
+    found = cur.execute("SELECT name FROM sqlite_master WHERE type = 'table' AND name = ?", (name,)).one()
+    return found is not None
 
 
 class _Listener:

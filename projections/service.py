@@ -12,6 +12,11 @@ from ledger.store.database import LedgerStore
 from ledger.store.keystore import KeyStore
 from projections.base import ProjectionError, View
 from projections.context import ProjectionContext
+from projections.query_options import (
+    UnknownSubjectError,
+    check_query_options,
+    check_subject_id,
+)
 from projections.reading import ReadContext
 from projections.runner import ProjectionRunner
 
@@ -57,32 +62,64 @@ def _views() -> list[View]:
 class Projections:
     """All views of one ledger: keep them current, rebuild them, query them."""
 
-    def __init__(self, store: LedgerStore, keys: KeyStore, codes: CodeLists) -> None:
+    def __init__(
+        self,
+        store: LedgerStore,
+        keys: KeyStore,
+        codes: CodeLists,
+        *,
+        maintenance: Callable[[], object] | None = None,
+    ) -> None:
         self.store = store
         self.keys = keys
         self.ctx = ProjectionContext(store, codes, load_calendar())
-        self.runner = ProjectionRunner(store, _views(), self.ctx)
+        # ``maintenance`` runs at the start of every pass (the ``project`` command: parked expiry).
+        self.runner = ProjectionRunner(store, _views(), self.ctx, maintenance=maintenance)
 
-    def catch_up(self) -> int:
+    def catch_up(self, *, progress: Callable[[int], None] | None = None) -> int:
         """Apply every stored event the views have not seen yet."""
-        return self.runner.catch_up()
+        return self.runner.catch_up(progress=progress)
 
-    def rebuild(self, name: str) -> int:
+    def rebuild(self, name: str, *, progress: Callable[[int], None] | None = None) -> int:
         """Rebuild one view (or ``all``) from ``seq`` 1."""
-        return self.runner.rebuild(None if name == "all" else [name])
+        return self.runner.rebuild(None if name == "all" else [name], progress=progress)
 
     def query(self, name: str, *, as_of: datetime, subject: str | None = None, **filters: Any) -> Any:
-        """The JSON-able answer of one view at ``as_of``."""
+        """The JSON-able answer of one view at ``as_of``.
+
+        Options the view does not take and filter values outside their closed list raise
+        ``QueryUsageError`` (values are matched case-insensitively); a ``subject`` the ledger holds no
+        event for raises ``UnknownSubjectError`` rather than answering with nothing.
+        """
         if name not in QUERY_NAMES:
             raise ProjectionError(f"unknown view {name}; one of: {', '.join(QUERY_NAMES)}")
+        checked = check_query_options(name, {"subject": subject, **filters})
+        subject = checked.pop("subject", None)
+        if subject is not None:
+            subject = check_subject_id(subject)
         handler = _HANDLERS[name]
         with self.store.read() as cur:
             rctx = ReadContext(store=self.store, keys=self.keys, ctx=self.ctx, as_of=as_of, cur=cur)
-            return handler(cur, rctx, subject, filters)
+            if subject is not None and not _holds_subject(cur, rctx, subject):
+                raise UnknownSubjectError(f"unknown subject {subject}: the ledger holds no event for it")
+            return handler(cur, rctx, subject, checked)
+
+
+def _holds_subject(cur: Any, rctx: ReadContext, subject: str) -> bool:
+    """True if any event is stored for the subject or a subject merged with it (at any instant)."""
+    from ledger.store.dialect import InList
+
+    members = sorted(set(rctx.members(rctx.resolve(subject))) | {subject})
+    row = cur.execute(
+        "SELECT 1 AS found FROM {t:ledger_chain} WHERE subject_id {in} LIMIT 1", (InList(members),)
+    ).one()
+    return row is not None
 
 
 def _requests(cur: Any, rctx: ReadContext, subject: str | None, f: dict[str, Any]) -> Any:
+    from ledger.domain.timeutil import canonical_timestamp
     from projections.requests import list_requests
+    from projections.subject import eligible_items
 
     survivor = rctx.resolve(subject) if subject else None
     rows = list_requests(
@@ -93,7 +130,21 @@ def _requests(cur: Any, rctx: ReadContext, subject: str | None, f: dict[str, Any
         subject=survivor,
         resolve=rctx.resolve,
     )
-    return [r.to_json() for r in rows]
+    out = []
+    facts: dict[str, Any] = {}
+    for r in rows:
+        row = r.to_json()
+        if r.request_type == "portability":
+            # Spec 6.4/6.11: the eligible, non-erased items at the request's receipt.
+            if r.subject_id is not None and r.subject_id not in facts:
+                facts[r.subject_id] = rctx.subject_facts(r.subject_id)
+            row["eligible_items"] = (
+                []
+                if r.subject_id is None
+                else eligible_items(facts[r.subject_id], rctx.ctx.codes, canonical_timestamp(r.received_at))
+            )
+        out.append(row)
+    return out
 
 
 def _complaints(cur: Any, rctx: ReadContext, subject: str | None, f: dict[str, Any]) -> Any:

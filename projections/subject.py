@@ -17,7 +17,7 @@ from datetime import datetime
 from typing import Any
 
 from ledger.domain.codes import CodeLists
-from ledger.domain.consent import ConsentBook, ConsentStatus, fold_consent
+from ledger.domain.consent import ConsentBook, ConsentStatus, consent_purposes, fold_consent
 from ledger.domain.facts import Fact
 from ledger.domain.inventory import (
     ERASED,
@@ -31,7 +31,7 @@ from projections.base import ProjectionError, utc
 from projections.reading import ERASED_VALUE, ReadContext
 from projections.requests import list_requests
 
-__all__ = ["consent_state", "portability", "subject_inventory"]
+__all__ = ["consent_state", "eligible_items", "portability", "subject_inventory"]
 
 
 class _Subject:
@@ -80,9 +80,11 @@ def subject_inventory(cur: SqlCursor, rctx: ReadContext, subject_id: str) -> dic
 def consent_state(cur: SqlCursor, rctx: ReadContext, subject_id: str) -> dict[str, Any]:
     """Consent per purpose, preference per marketing channel and DM suppression at ``rctx.as_of`` (6.3).
 
-    ``consents`` lists the purposes with a consent event (any other purpose is ``NONE``), sorted by
-    purpose; ``marketing_preferences`` every marketing channel; ``dm_suppression`` every (direct-marketing
-    purpose, channel) pair with the blocking events that suppress it.
+    ``consents`` lists, sorted by purpose, every purpose with a consent event, every purpose the register
+    documents consent as a basis for, and every purpose the subject's data was processed for under basis
+    consent (``consent_purposes``; ``NONE`` where there is no consent event). ``marketing_preferences``
+    lists every marketing channel; ``dm_suppression`` every (direct-marketing purpose, channel) pair with
+    the blocking events that suppress it.
     """
     subject = _Subject(rctx, subject_id)
     if not subject.known:
@@ -92,7 +94,9 @@ def consent_state(cur: SqlCursor, rctx: ReadContext, subject_id: str) -> dict[st
     channels = sorted(codes.codes("marketing_channel"))
     return {
         **subject.header(),
-        "consents": [_consent(c) for c in book.statuses(rctx.as_of)],
+        "consents": [
+            _consent(c) for c in book.statuses(rctx.as_of, consent_purposes(subject.facts, codes, rctx.as_of))
+        ],
         "marketing_preferences": [
             {
                 "channel": p.channel,
@@ -111,11 +115,16 @@ def portability(cur: SqlCursor, rctx: ReadContext, subject_id: str) -> dict[str,
     subject = _Subject(rctx, subject_id)
     if not subject.known:
         return subject.header()
-    inventory: SubjectInventory = build_inventory(subject.facts, rctx.ctx.codes, as_of=rctx.as_of)
-    return {
-        **subject.header(),
-        "eligible_items": [{"category": c, "field": f} for c, f in portability_items(inventory)],
-    }
+    return {**subject.header(), "eligible_items": eligible_items(subject.facts, rctx.ctx.codes, rctx.as_of)}
+
+
+def eligible_items(facts: list[Fact], codes: CodeLists, at: datetime) -> list[dict[str, str]]:
+    """The Art 20 eligible, non-erased (category, field) items of a subject's ``facts`` at ``at`` (6.11).
+
+    The ``portability`` query asks at its ``as_of``; a portability request's row (6.4) at its receipt.
+    """
+    inventory: SubjectInventory = build_inventory(facts, codes, as_of=at)
+    return [{"category": c, "field": f} for c, f in portability_items(inventory)]
 
 
 # -- rendering ---------------------------------------------------------------------------------------

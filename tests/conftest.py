@@ -80,6 +80,7 @@ def ledger_at(url: str, tmp: Path) -> Iterator[Ledger]:
     tmp.mkdir()
     key_file = tmp / "master.key"
     key_file.write_text(base64.b64encode(secrets.token_bytes(32)).decode())
+    key_file.chmod(0o600)  # the ledger refuses a key file open to others
     ledger = Ledger.open(
         Settings(database_url=url, var_dir=tmp / "var", master_key_file=key_file), clock=Clock()
     )
@@ -127,6 +128,7 @@ def open_ledger(backend: dict[str, Any], tmp_path: Path, clock: Clock) -> Iterat
     opened: list[Ledger] = []
     key_file = tmp_path / "master.key"
     key_file.write_text(base64.b64encode(secrets.token_bytes(32)).decode())
+    key_file.chmod(0o600)  # the ledger refuses a key file open to others
 
     def factory() -> Ledger:
         settings = Settings(database_url=backend["url"], var_dir=tmp_path / "var", master_key_file=key_file)

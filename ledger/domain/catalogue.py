@@ -14,6 +14,7 @@ from typing import Any
 __all__ = [
     "EVENT_TYPES",
     "ITEM_CATEGORY",
+    "LEDGER_SUBJECT_ID",
     "SYSTEM_EVENT_TYPES",
     "EventSpec",
     "PersonalField",
@@ -33,6 +34,10 @@ class StreamKind(StrEnum):
     COMPLAINT = "complaint"
     ALERT = "alert"
 
+
+# The ledger's own subject id (the nil UUID): it owns the keys of subject-less events and of dead letters
+# whose subject cannot be read. Only the ledger's own events may carry it; producers are refused.
+LEDGER_SUBJECT_ID = "00000000-0000-0000-0000-000000000000"
 
 # Key-category placeholder meaning "the category of the list item the value belongs to" (P[item]).
 ITEM_CATEGORY = "@item"

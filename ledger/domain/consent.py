@@ -38,6 +38,7 @@ __all__ = [
     "MarketingPreference",
     "ObjectionState",
     "Suppression",
+    "consent_purposes",
     "fold_consent",
     "parse_instant",
 ]
@@ -55,6 +56,7 @@ OVERRIDDEN: Final = "overridden"
 DIRECT_MARKETING: Final = "direct_marketing"
 PARTICULAR_SITUATION: Final = "particular_situation"
 CONSENT_ID_MISMATCH: Final = "CONSENT_ID_MISMATCH"
+_CONSENT_BASIS: Final = "consent"
 
 _CONSENT_EVENTS: Final = frozenset(
     {"ConsentGiven", "ConsentWithdrawn", "MarketingPreferenceChanged", "ObjectionRaised", "ObjectionDecided"}
@@ -252,9 +254,11 @@ class ConsentBook:
         expired = given.expires_at is not None and given.expires_at <= at
         return _from_given(purpose, EXPIRED if expired else GIVEN, given, None)
 
-    def statuses(self, at: datetime) -> list[ConsentStatus]:
-        """Consent state of every purpose with a consent event, sorted by purpose code."""
-        return [self.status(p, at) for p in sorted(self._given.keys() | self._withdrawn.keys())]
+    def statuses(self, at: datetime, purposes: Iterable[str] = ()) -> list[ConsentStatus]:
+        """Consent state of every purpose with a consent event and of ``purposes`` (``NONE`` when they
+        have none), sorted by purpose code. The 6.3 view passes ``consent_purposes``."""
+        listed = self._given.keys() | self._withdrawn.keys() | set(purposes)
+        return [self.status(p, at) for p in sorted(listed)]
 
     def consent_given_ids(self) -> dict[str, str | None]:
         """The ``consent_id`` of the latest ConsentGiven per purpose."""
@@ -353,6 +357,36 @@ class ConsentBook:
         if permit_marks and max(permit_marks) > latest_block:
             return _NOT_SUPPRESSED
         return Suppression(True, (latest_block.event_id,))
+
+
+_PURPOSE_EVENTS: Final = frozenset({"DataUsed", "DataShared", "TransferredInternationally"})
+
+
+def consent_purposes(facts: Iterable[Fact], codes: CodeLists, at: datetime) -> frozenset[str]:
+    """The purposes the consent view lists for a subject at ``at`` besides those with a consent event.
+
+    Spec 6.3 gives a status per (subject, purpose), ``NONE`` when there is no consent event; listing
+    every code would be noise for purposes consent can never justify. So these are listed: every
+    purpose the register (spec 1.4) documents consent as a basis for, and every purpose the subject's
+    data was processed for under basis ``consent`` at or before ``at`` (a DataCollected purpose entry,
+    DataUsed, DataShared or TransferredInternationally: the entries alert A1 judges), registered or not.
+    """
+    out = {code for code, rule in codes.purposes.items() if _CONSENT_BASIS in rule.registered_bases}
+    for fact in facts:
+        if fact.occurred_at > at:
+            continue
+        if fact.event_type == "DataCollected":
+            raw = fact.payload.get("purposes")
+            entries = [e for e in (raw if isinstance(raw, list) else ()) if isinstance(e, Mapping)]
+        elif fact.event_type in _PURPOSE_EVENTS:
+            entries = [fact.payload]
+        else:
+            continue
+        for entry in entries:
+            purpose = entry.get("purpose")
+            if entry.get("lawful_basis") == _CONSENT_BASIS and isinstance(purpose, str):
+                out.add(purpose)
+    return frozenset(out)
 
 
 def fold_consent(facts: Iterable[Fact], codes: CodeLists, at: datetime) -> ConsentBook:

@@ -21,7 +21,7 @@ from datetime import date, datetime
 from typing import Any, NoReturn
 
 from ledger.domain.codes import CodeLists
-from ledger.domain.timeutil import canonical_timestamp, parse_date
+from ledger.domain.timeutil import MAX_FRACTION_DIGITS, canonical_timestamp, parse_date
 from ledger.errors import ErrorCode, EventRejected
 
 __all__ = [
@@ -143,7 +143,7 @@ class Node:
                 _E.INVALID_TIMESTAMP,
                 name,
                 f"'{name}' must be an RFC 3339 timestamp with an explicit offset "
-                "and at most 6 fractional digits",
+                f"and at most {MAX_FRACTION_DIGITS} fractional digits",
             )
         self.out[name] = value
         return instant

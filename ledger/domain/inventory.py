@@ -14,7 +14,7 @@ from datetime import date, datetime
 from typing import Any, Final
 
 from ledger.domain.codes import CodeLists
-from ledger.domain.consent import ConsentStatus, MarketingPreference
+from ledger.domain.consent import ConsentStatus, MarketingPreference, consent_purposes
 from ledger.domain.facts import Fact, business_order
 from ledger.domain.subject_state import ALL, SubjectState, categories_of
 from ledger.domain.timeutil import parse_date
@@ -206,7 +206,7 @@ def build_inventory(facts: Iterable[Fact], codes: CodeLists, *, as_of: datetime)
         roles=tuple(sorted(state.roles)),
         erasure_state=erasure_state,
         items=rows,
-        consents=tuple(state.consent.statuses(as_of)),
+        consents=tuple(state.consent.statuses(as_of, consent_purposes(every, codes, as_of))),
         marketing_preferences=tuple(state.consent.preferences(codes.codes("marketing_channel"))),
         dm_suppressed=state.consent.dm_suppressed(codes),
         recipient_ids=tuple(sorted(recipients)),

@@ -12,6 +12,7 @@ import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from ledger.domain.catalogue import LEDGER_SUBJECT_ID
 from ledger.domain.fieldcheck import Node
 from ledger.errors import ErrorCode
 
@@ -99,6 +100,9 @@ def _subjects_merged(p: Node, envelope: Mapping[str, Any]) -> None:
     merged = p.uuid("merged_subject_id")
     if merged == survivor:
         p.fail(_E.INVALID_MERGE, "merged_subject_id", "a subject cannot be merged into itself")
+    if merged == LEDGER_SUBJECT_ID:
+        # Merging the ledger's own subject would put its keys in a producer subject's erasure set.
+        p.fail(_E.INVALID_VALUE, "merged_subject_id", "'merged_subject_id' is reserved for the ledger")
     p.code("reason", "merge_reason")
 
 

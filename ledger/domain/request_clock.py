@@ -125,7 +125,7 @@ class RequestRow:
         return self.status in CLOSED_STATUSES
 
     def to_json(self) -> dict[str, Any]:
-        """The spec 6.4 columns (``eligible_items`` is added by the portability view)."""
+        """The spec 6.4 columns (the requests query adds ``eligible_items`` to portability requests)."""
         return {
             "request_id": self.request_id,
             "subject_id": self.subject_id,

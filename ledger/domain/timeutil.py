@@ -5,12 +5,14 @@ from __future__ import annotations
 import re
 from datetime import UTC, date, datetime, timedelta, timezone
 
-__all__ = ["canonical_timestamp", "format_instant", "parse_date"]
+__all__ = ["MAX_FRACTION_DIGITS", "canonical_timestamp", "format_instant", "parse_date"]
 
-# RFC 3339 section 5.6 date-time; "T" and "Z" are case-insensitive in its ABNF. At most 6 fractional
-# digits (microseconds, what Python and PostgreSQL hold), and the offset is mandatory.
+# RFC 3339 section 5.6 date-time; "T" and "Z" are case-insensitive in its ABNF. At most 9 fractional
+# digits (spec 3.1: Java's Instant.toString() and Go's RFC3339Nano write nanoseconds), and the offset is
+# mandatory. The instant is computed at microseconds (what Python and PostgreSQL hold), truncated.
+MAX_FRACTION_DIGITS = 9
 _TIMESTAMP = re.compile(
-    r"(\d{4})-(\d{2})-(\d{2})[Tt](\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,6}))?"
+    rf"(\d{{4}})-(\d{{2}})-(\d{{2}})[Tt](\d{{2}}):(\d{{2}}):(\d{{2}})(?:\.(\d{{1,{MAX_FRACTION_DIGITS}}}))?"
     r"(?:([Zz])|([+-])(\d{2}):(\d{2}))",
     re.ASCII,
 )
@@ -20,14 +22,16 @@ _DATE = re.compile(r"(\d{4})-(\d{2})-(\d{2})", re.ASCII)
 def canonical_timestamp(text: str) -> datetime:
     """Parse an RFC 3339 timestamp with explicit offset into an aware datetime in UTC.
 
-    Raises ValueError for anything else: no offset, more than 6 fractional digits, an impossible
-    date or time (2026-02-30, 24:00, a leap second), or an offset beyond ±23:59.
+    Fractional digits past the sixth (nanoseconds) are truncated, never rounded: the instant never
+    moves into the next microsecond. Raises ValueError for anything else: no offset, more than 9
+    fractional digits, an impossible date or time (2026-02-30, 24:00, a leap second), or an offset
+    beyond ±23:59.
     """
     m = _TIMESTAMP.fullmatch(text) if isinstance(text, str) else None
     if m is None:
         raise ValueError("not an RFC 3339 timestamp with offset")
     year, month, day, hour, minute, second = (int(g) for g in m.group(1, 2, 3, 4, 5, 6))
-    micro = int((m.group(7) or "").ljust(6, "0"))
+    micro = int((m.group(7) or "")[:6].ljust(6, "0"))
     if m.group(8):
         offset = timedelta(0)
     else:

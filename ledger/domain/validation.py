@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-from ledger.domain.catalogue import EVENT_TYPES, SYSTEM_EVENT_TYPES
+from ledger.domain.catalogue import EVENT_TYPES, LEDGER_SUBJECT_ID, SYSTEM_EVENT_TYPES
 from ledger.domain.codes import CodeLists
 from ledger.domain.fieldcheck import Node
 from ledger.domain.payloads import PAYLOAD_RULES
@@ -105,7 +105,8 @@ def validate_event(
     table order, then the payload fields of the event type in spec order. The result holds only
     known fields at every level, omits absent or null optional fields, and keeps every value
     (timestamp text included) exactly as given. System event types are unknown unless
-    ``allow_system`` (only the ledger emits them).
+    ``allow_system`` (only the ledger emits them); so is the ledger's own ``subject_id`` (the nil
+    UUID, ``INVALID_VALUE``).
     """
     if recorded_at.utcoffset() is None:
         raise ValueError("recorded_at must be timezone-aware")
@@ -136,7 +137,10 @@ def validate_event(
     assert producer is not None
     producer.string("system", max_chars=None, pattern=_PRODUCER_SYSTEM)
     producer.string("instance", required=False, max_chars=64)
-    env.uuid("subject_id", required=not EVENT_TYPES[event_type].subject_optional)
+    subject_id = env.uuid("subject_id", required=not EVENT_TYPES[event_type].subject_optional)
+    if subject_id == LEDGER_SUBJECT_ID and not allow_system:
+        # The ledger's own subject (its keys hold subject-less events and unreadable dead letters).
+        env.fail(_E.INVALID_VALUE, "subject_id", "'subject_id' is reserved for the ledger's own events")
     env.string("correlation_id", required=False, max_chars=128)
     env.string("actor_ref", required=False, max_chars=64, forbid_at_sign=True)
     payload = env.child("payload")

@@ -6,5 +6,8 @@
 - ``context``, ``erasure``, ``parking``: decisions the writer delegates (crypto-shredding, forward
   references); written against ``context.WriteContext``, so they do not import the writer.
 - ``crypto``, ``keystore``: AES-256-GCM, the master key, data keys per subject and category.
+- ``masterkey``: which master key opens a ledger, its key-check value, rotation; ``files``: private
+  (0700/0600) folders and files whatever the umask.
 - ``chain``: the integrity chain over the stored records.
+- ``dead_letters``: the break-glass reader of a dead letter's encrypted raw bytes.
 """

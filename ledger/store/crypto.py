@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import base64
+import hashlib
+import hmac
 import logging
-import os
 import secrets
+import stat
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -14,13 +16,17 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from ledger.canonical import canonical_bytes
 from ledger.errors import LedgerError
+from ledger.store.files import create_private_file, make_private_dir
 
 __all__ = [
+    "KEY_CHECK_KID",
     "FileMasterKey",
     "KeyWrapper",
     "MasterKeyError",
     "decrypt_value",
     "encrypt_value",
+    "key_check_matches",
+    "make_key_check",
     "new_data_key",
 ]
 
@@ -51,21 +57,32 @@ class FileMasterKey:
 
     @classmethod
     def load(cls, path: Path) -> FileMasterKey:
-        """Read the key file at ``path``."""
+        """Read the key file at ``path``; refused if group or others have any access to it."""
         try:
-            key = base64.b64decode(path.read_text().strip(), validate=True)
-        except (OSError, ValueError) as exc:
-            raise MasterKeyError(f"cannot read the master key file {path}") from exc
+            mode = path.stat().st_mode
+            text = path.read_text()
+        except OSError as exc:
+            raise MasterKeyError(f"cannot read the master key file {path} (LEDGER_MASTER_KEY_FILE)") from exc
+        if mode & (stat.S_IRWXG | stat.S_IRWXO):
+            raise MasterKeyError(
+                f"the master key file {path} is open to group or others (mode {stat.S_IMODE(mode):04o}); "
+                f"run `chmod 600 {path}`"
+            )
+        try:
+            key = base64.b64decode(text.strip(), validate=True)
+        except ValueError as exc:
+            raise MasterKeyError(f"the master key file {path} does not hold base64 text") from exc
         return cls(key)
 
     @classmethod
-    def load_or_create_dev(cls, path: Path) -> FileMasterKey:
-        """Load the development key at ``path``, creating it (mode 0600) and warning when absent."""
-        if not path.exists():
-            path.parent.mkdir(parents=True, exist_ok=True)
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            with os.fdopen(fd, "w") as fh:
-                fh.write(base64.b64encode(secrets.token_bytes(32)).decode() + "\n")
+    def create_dev(cls, path: Path) -> FileMasterKey:
+        """Create a development key at ``path`` (mode 0600; its folder 0700 if new) and warn.
+
+        Only for a new, empty ledger: ``ledger.store.masterkey`` decides that. If another process
+        created the file meanwhile, that key is loaded instead.
+        """
+        make_private_dir(path.parent)
+        if create_private_file(path, base64.b64encode(secrets.token_bytes(32)) + b"\n"):
             log.warning(
                 "created a DEVELOPMENT master key at %s (mode 0600); set LEDGER_MASTER_KEY_FILE "
                 "to a managed key in production",
@@ -82,8 +99,34 @@ class FileMasterKey:
         """Decrypt a wrapped data key; fails if the master key or key id does not match."""
         try:
             return self._aead.decrypt(wrapped[:NONCE_BYTES], wrapped[NONCE_BYTES:], kid.encode())
-        except InvalidTag as exc:
+        except (InvalidTag, ValueError) as exc:  # ValueError: a truncated row (nonce too short)
             raise MasterKeyError(f"the master key does not open data key {kid}") from exc
+
+
+# The key-check value binds a master key to its ledger. It is the fixed 32-byte label below wrapped
+# (AES-256-GCM, random nonce) by the master key under a key id that no data key can have (data key ids
+# are ``subject/category/vN``). A wrong key fails the GCM tag; the ciphertext of a known label gives
+# nobody the key. Going through ``KeyWrapper`` keeps it working for a KMS or HSM wrapper too.
+KEY_CHECK_KID = "@master-key-check"
+_KEY_CHECK_LABEL = hashlib.sha256(b"privacy-ledger master key check v1").digest()
+
+
+def make_key_check(wrapper: KeyWrapper) -> str:
+    """A fresh key-check value for ``wrapper``'s master key (base64 text, kept in ``ledger_meta``)."""
+    return base64.b64encode(wrapper.wrap(_KEY_CHECK_LABEL, KEY_CHECK_KID)).decode()
+
+
+def key_check_matches(wrapper: KeyWrapper, check: str) -> bool:
+    """True if ``check`` was made by :func:`make_key_check` under the same master key.
+
+    The GCM tag is checked in constant time by the cipher, and the label with
+    :func:`hmac.compare_digest`.
+    """
+    try:
+        label = wrapper.unwrap(base64.b64decode(check, validate=True), KEY_CHECK_KID)
+    except (MasterKeyError, ValueError):
+        return False
+    return hmac.compare_digest(label, _KEY_CHECK_LABEL)
 
 
 def new_data_key() -> bytes:

@@ -3,24 +3,49 @@
 from __future__ import annotations
 
 import contextlib
+import hmac
+import logging
+import sqlite3
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any, cast
-from urllib.parse import parse_qs, unquote, urlparse
+from urllib.parse import parse_qs, quote, unquote, urlparse
 
 from eventsourcing.application import Application
-from eventsourcing.persistence import StoredEvent
+from eventsourcing.persistence import OperationalError, StoredEvent
+from eventsourcing.sqlite import SQLiteCursor, SQLiteTransaction
 
 from ledger.errors import LedgerError
 from ledger.events import LedgerEvent
+from ledger.store.crypto import MasterKeyError
 from ledger.store.dialect import Dialect, SqlCursor
-from ledger.store.tables import create_statements
+from ledger.store.files import create_private_file, make_private_dir, read_only_location
+from ledger.store.tables import KEY_CHECK_META, create_statements
 
-__all__ = ["ConfigurationError", "LedgerApplication", "LedgerStore", "persistence_env"]
+__all__ = [
+    "ConfigurationError",
+    "DatabaseUnavailableError",
+    "LedgerApplication",
+    "LedgerStore",
+    "NoLedgerError",
+    "persistence_env",
+    "sqlite_path",
+]
+
+
+log = logging.getLogger(__name__)
+
+# A write transaction on SQLite waits for the write lock in SQLite's busy handler (SQLITE_LOCK_TIMEOUT,
+# 30 s) and then tries again, this many times in all, before it gives up.
+_SQLITE_LOCK_ATTEMPTS = 10
 
 
 class ConfigurationError(LedgerError):
     """The ledger is configured in a way it cannot run with."""
+
+
+class NoLedgerError(ConfigurationError):
+    """A command that only reads was pointed at a place that holds no ledger."""
 
 
 class LedgerApplication(Application[Any]):
@@ -29,23 +54,51 @@ class LedgerApplication(Application[Any]):
     name = "Ledger"
 
 
-def persistence_env(database_url: str, *, pool_size: int = 2) -> tuple[dict[str, str], Dialect]:
+def _sqlite_read_only_uri(path: Path) -> str:
+    """A read-only ``file:`` URI for an existing SQLite ledger: it writes nothing and creates nothing.
+
+    ``mode=ro`` opens the file read-only. A WAL database is read through its ``-wal`` and ``-shm``
+    files; when they are absent SQLite would create them, which a read-only folder or file forbids:
+    there the file is opened ``immutable`` (no WAL, no locks), safe because no writer can run in such
+    a place without those files.
+    """
+    uri = f"file:{quote(str(path.resolve()))}?mode=ro"
+    if not all(Path(f"{path}{suffix}").exists() for suffix in ("-wal", "-shm")) and read_only_location(path):
+        uri += "&immutable=1"
+    return uri
+
+
+def persistence_env(
+    database_url: str, *, pool_size: int = 2, read_only: bool = False
+) -> tuple[dict[str, str], Dialect]:
     """Translate ``LEDGER_DATABASE_URL`` into eventsourcing's environment and our SQL dialect.
 
-    Never falls back to eventsourcing's in-memory store: an unknown scheme is an error.
+    Never falls back to eventsourcing's in-memory store: an unknown scheme is an error. A new SQLite
+    file is created mode 0600 (a new folder for it 0700) whatever the umask; ``read_only`` creates
+    nothing, and eventsourcing then creates no table.
     """
     url = urlparse(database_url)
     if url.scheme == "sqlite":
-        raw = unquote(database_url[len("sqlite://") :])
-        path = raw[1:] if raw.startswith("/./") else raw
-        if not path or path == "/":
-            raise ConfigurationError("sqlite URL needs a file path, e.g. sqlite:///./var/ledger.db")
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        path = sqlite_path(database_url)
+        if read_only:
+            dbname = _sqlite_read_only_uri(Path(path))
+        else:
+            if Path(path).exists() and read_only_location(Path(path)):
+                raise ConfigurationError(
+                    f"the ledger at {path} is read-only (the file or its folder is not writable): only "
+                    "the commands that read (verify, query, subject, dead-letters, health) can use it"
+                )
+            make_private_dir(Path(path).parent)
+            # An empty file is an empty SQLite database; SQLite gives its -wal and -shm the same mode.
+            create_private_file(Path(path))
+            dbname = path
         env = {
             "PERSISTENCE_MODULE": "eventsourcing.sqlite",
-            "SQLITE_DBNAME": path,
+            "SQLITE_DBNAME": dbname,
             "SQLITE_LOCK_TIMEOUT": "30",
         }
+        if read_only:
+            env["CREATE_TABLE"] = "n"
         return env, Dialect("sqlite")
     if url.scheme in {"postgresql", "postgres"}:
         query = parse_qs(url.query)
@@ -64,11 +117,109 @@ def persistence_env(database_url: str, *, pool_size: int = 2) -> tuple[dict[str,
             "POSTGRES_IDLE_IN_TRANSACTION_SESSION_TIMEOUT": "120",
             "POSTGRES_PRE_PING": "y",
         }
+        if read_only:
+            env["CREATE_TABLE"] = "n"
         return env, Dialect("postgres", schema)
     raise ConfigurationError(
         "LEDGER_DATABASE_URL must start with sqlite:/// or postgresql:// (the ledger never runs on "
         "an in-memory store)"
     )
+
+
+def sqlite_path(database_url: str) -> str:
+    """The database file of a ``sqlite:`` URL, as SQLAlchemy reads it.
+
+    ``sqlite:///var/ledger.db`` (three slashes) is the relative path ``var/ledger.db``;
+    ``sqlite:////srv/ledger.db`` (four) the absolute ``/srv/ledger.db``. In-memory forms
+    (``sqlite://``, ``sqlite:///:memory:``, ``file::memory:``, ``mode=memory``) and other SQLite URI
+    forms are refused: the ledger never runs on an in-memory store.
+    """
+    if not database_url.startswith("sqlite:///"):
+        raise ConfigurationError(
+            "a sqlite URL is sqlite:///relative/path or sqlite:////absolute/path (sqlite:// alone "
+            "would be an in-memory store, which the ledger refuses)"
+        )
+    path = unquote(database_url[len("sqlite:///") :])
+    if not path.strip("/"):
+        raise ConfigurationError("sqlite URL needs a file path, e.g. sqlite:///./var/ledger.db")
+    if ":memory:" in path or "mode=memory" in path or path.startswith("file:") or "?" in path:
+        raise ConfigurationError(
+            "sqlite URL must name a database file: the ledger never runs on an in-memory store, and "
+            "SQLite URI forms (file:..., ?mode=...) are not accepted"
+        )
+    return path
+
+
+class _ImmediateTransaction(SQLiteTransaction):
+    """eventsourcing's SQLite transaction, begun with ``BEGIN IMMEDIATE`` instead of ``BEGIN``.
+
+    A deferred transaction that reads first and writes later cannot wait for the write lock: in WAL
+    mode, once another process has committed since its first read, SQLite fails the write at once
+    with ``database is locked`` (SQLITE_BUSY_SNAPSHOT) instead of calling the busy handler. Taking the
+    write lock at ``BEGIN`` makes every writer wait its turn (busy timeout, then retries).
+    """
+
+    def __enter__(self) -> SQLiteCursor:
+        cursor = self.connection.cursor()
+        for attempt in range(1, _SQLITE_LOCK_ATTEMPTS + 1):
+            try:
+                cursor.execute("BEGIN IMMEDIATE")
+                return cursor
+            except sqlite3.OperationalError as exc:
+                busy = getattr(exc, "sqlite_errorcode", 0) & 0xFF in (
+                    sqlite3.SQLITE_BUSY,
+                    sqlite3.SQLITE_LOCKED,
+                )
+                if not busy or attempt == _SQLITE_LOCK_ATTEMPTS:
+                    raise OperationalError(exc) from exc
+                log.warning("SQLite write lock still held by another process; waiting (attempt %d)", attempt)
+        raise AssertionError("unreachable")
+
+
+def _location(database_url: str) -> str:
+    """Where the ledger lives, for messages: the SQLite file, or server, database and schema."""
+    url = urlparse(database_url)
+    if url.scheme == "sqlite":
+        return sqlite_path(database_url)
+    schema = parse_qs(url.query).get("schema", ["public"])[0]
+    dbname = (url.path or "/").lstrip("/") or "postgres"
+    return f"postgresql://{url.hostname or '127.0.0.1'}:{url.port or 5432}/{dbname} (schema {schema})"
+
+
+class DatabaseUnavailableError(ConfigurationError):
+    """The PostgreSQL server of ``LEDGER_DATABASE_URL`` cannot be reached or refuses the login."""
+
+
+_PG_CONNECT_TIMEOUT_SECONDS = 10
+
+
+def _check_pg_reachable(env: dict[str, str]) -> None:
+    """Connect once to fail fast and plainly: host and port in the message, never the password.
+
+    Without this an unreachable server surfaces as eventsourcing's pool timeout after 30 s.
+    """
+    import psycopg
+
+    host, port, password = env["POSTGRES_HOST"], env["POSTGRES_PORT"], env["POSTGRES_PASSWORD"]
+    try:
+        with psycopg.connect(
+            host=host,
+            port=int(port),
+            dbname=env["POSTGRES_DBNAME"],
+            user=env["POSTGRES_USER"],
+            password=password,
+            connect_timeout=_PG_CONNECT_TIMEOUT_SECONDS,
+        ):
+            pass
+    except psycopg.Error as exc:
+        # libpq's first line says what failed (refused, timeout, authentication, no such database).
+        reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        if password:
+            reason = reason.replace(password, "***")
+        raise DatabaseUnavailableError(
+            f"cannot connect to PostgreSQL at {host}:{port} (database {env['POSTGRES_DBNAME']}, "
+            f"user {env['POSTGRES_USER'] or '(none)'}): {reason}"
+        ) from None
 
 
 # Any constant works; it only has to be the same for every process of this project.
@@ -101,23 +252,64 @@ def _pg_ddl_lock(env: dict[str, str]) -> Iterator[None]:
 
 
 class LedgerStore:
-    """Opens the event store and the ledger tables, and runs write transactions over both."""
+    """Opens the event store and the ledger tables, and runs write transactions over both.
 
-    def __init__(self, database_url: str, *, pool_size: int = 2) -> None:
-        env, self.dialect = persistence_env(database_url, pool_size=pool_size)
+    ``read_only`` opens an existing ledger and creates nothing (no folder, file, schema or table;
+    SQLite opens the file read-only); writes are refused, and a place without a ledger raises
+    :class:`NoLedgerError`.
+    """
+
+    def __init__(self, database_url: str, *, pool_size: int = 2, read_only: bool = False) -> None:
+        self.read_only = read_only
+        # The master key's check value this process opened the ledger with (set by Ledger.open): every
+        # locked write verifies it is still the ledger's, so a key rotated meanwhile writes nothing.
+        self.key_check: str | None = None
+        self.location = _location(database_url)
+        if read_only and urlparse(database_url).scheme == "sqlite" and not Path(self.location).is_file():
+            raise self._no_ledger()
+        env, self.dialect = persistence_env(database_url, pool_size=pool_size, read_only=read_only)
+        if self.dialect.is_postgres:
+            _check_pg_reachable(env)
         self._env = env
         self._notification_sequence: str | None = None
+        # Typed loosely: the SQLite and PostgreSQL recorders share no typed base with a datastore.
+        self.recorder: Any
+        self.datastore: Any
+        if read_only:
+            self.app = LedgerApplication(env=env)
+            self.recorder = cast(Any, self.app.recorder)
+            self.datastore = self.recorder.datastore
+            if not self.has_table("ledger_meta"):
+                self.close()
+                raise self._no_ledger()
+            return
         with self.ddl_lock():
             self.app = LedgerApplication(env=env)
-            # Typed loosely: the SQLite and PostgreSQL recorders share no typed base with a datastore.
-            self.recorder: Any = cast(Any, self.app.recorder)
-            self.datastore: Any = self.recorder.datastore
+            self.recorder = cast(Any, self.app.recorder)
+            self.datastore = self.recorder.datastore
             with self.write(lock=False) as cur:
                 for statement in create_statements(self.dialect):
                     cur.execute(statement)
                 cur.execute(
                     "INSERT INTO {t:ledger_meta} (k, v) VALUES ('writer', '0') ON CONFLICT DO NOTHING"
                 )
+
+    def _no_ledger(self) -> NoLedgerError:
+        return NoLedgerError(
+            f"there is no ledger at {self.location}; create one with `privacy-ledger ingest FILE` "
+            "(or `make run` for the sample data)"
+        )
+
+    def has_table(self, name: str) -> bool:
+        """True if the ledger's table ``name`` exists."""
+        with self.read() as cur:
+            if self.dialect.is_postgres:
+                found = cur.execute("SELECT to_regclass(?) AS t", (self.dialect.table(name),)).scalar()
+            else:
+                found = cur.execute(
+                    "SELECT name FROM sqlite_master WHERE type = 'table' AND name = ?", (name,)
+                ).scalar()
+        return found is not None
 
     @contextlib.contextmanager
     def ddl_lock(self) -> Iterator[None]:
@@ -145,14 +337,17 @@ class LedgerStore:
         """One write transaction; with ``lock`` it first takes the single-writer lock.
 
         The lock serializes appends so the chain's ``seq`` is gap-free and commit order is append order:
-        on PostgreSQL eventsourcing's EXCLUSIVE lock on the event table, on SQLite the RESERVED lock
-        taken by a first write (a deferred BEGIN that read first could deadlock two writers).
+        on PostgreSQL eventsourcing's EXCLUSIVE lock on the event table, on SQLite the write lock.
+        On SQLite every write transaction (locked or not) takes the write lock at ``BEGIN IMMEDIATE``,
+        waiting for another process's transaction to end (see :class:`_ImmediateTransaction`).
 
         Every locked transaction also counts itself (``cur.generation``): a writer that finds the count
         one above its own last commit knows nobody else wrote in between, so what it remembers of the
         ledger's state (keys, stream versions) is still true.
         """
-        with self.datastore.transaction(commit=True) as raw:
+        if self.read_only:
+            raise ConfigurationError(f"the ledger at {self.location} was opened read-only")
+        with self._begin_write() as raw:
             cur = SqlCursor(raw, self.dialect)
             if lock:
                 if self.dialect.is_postgres:
@@ -160,11 +355,37 @@ class LedgerStore:
                 cur.execute(
                     "UPDATE {t:ledger_meta} SET v = CAST(CAST(v AS BIGINT) + 1 AS TEXT) WHERE k = 'writer'"
                 )
-                cur.generation = int(cur.execute("SELECT v FROM {t:ledger_meta} WHERE k = 'writer'").scalar())
+                meta = {
+                    str(r["k"]): str(r["v"])
+                    for r in cur.execute(
+                        "SELECT k, v FROM {t:ledger_meta} WHERE k IN ('writer', ?)", (KEY_CHECK_META,)
+                    ).all()
+                }
+                cur.generation = int(meta["writer"])
+                if self.key_check is not None and not hmac.compare_digest(
+                    meta.get(KEY_CHECK_META, ""), self.key_check
+                ):
+                    raise MasterKeyError(
+                        "the master key no longer matches this ledger (was it rotated?): restart with "
+                        "the ledger's current key in LEDGER_MASTER_KEY_FILE"
+                    )
             if not self.dialect.is_postgres:
                 # Destroyed keys must not linger in free pages of the file (crypto-shredding).
                 cur.execute("PRAGMA secure_delete = ON")
             yield cur
+
+    @contextlib.contextmanager
+    def _begin_write(self) -> Iterator[Any]:
+        if self.dialect.is_postgres:
+            with self.datastore.transaction(commit=True) as raw:
+                yield raw
+            return
+        with (
+            self.datastore.get_connection(commit=True) as conn,
+            _ImmediateTransaction(conn, commit=True) as curs,
+            curs as raw,
+        ):
+            yield raw
 
     @contextlib.contextmanager
     def read(self) -> Iterator[SqlCursor]:

@@ -1,15 +1,24 @@
-"""Erasure execution (spec 5.1): destroy data keys unless a legal hold covers them; never edit events."""
+"""Erasure execution (spec 5.1): destroy data keys unless a legal hold covers them; never edit events.
+
+Every erasure, full or of some categories, held or not, also destroys the subjects' dead-letter keys
+at once: the raw bytes of a rejected message may hold any category, and they are not part of the
+record a hold preserves (spec 3.6 ``raw_ref``). Dead letters after that get a new key version.
+"""
 
 from __future__ import annotations
 
 import json
+import logging
 from typing import Any
 
 from ledger.store.context import WriteContext
 from ledger.store.dialect import InList
-from ledger.store.keystore import FINGERPRINT_CATEGORY
+from ledger.store.keystore import DEAD_LETTER_CATEGORY, FINGERPRINT_CATEGORY
+from ledger.store.messages import ErasureOutcome
 
 __all__ = ["execute", "release"]
+
+log = logging.getLogger(__name__)
 
 ALL = "*"
 
@@ -28,13 +37,18 @@ def _holds_covering(holds: list[tuple[str, list[str]]], category: str) -> list[s
 
 
 def execute(w: WriteContext, erased: dict[str, Any]) -> None:
-    """Run one ``DataErased``: shred each (subject, category) not under hold; defer the rest."""
+    """Run one ``DataErased``: shred each (subject, category) not under hold; defer the rest.
+
+    What it did per category is added to the batch result (``w.result.erasures``).
+    """
     subject = erased["subject_id"]
     payload = erased["payload"]
     event_id = erased["event_id"]
     subjects = w.merged_set(subject)
     holds = _active_holds(w, subjects)
     full = payload["categories"] == [ALL]
+    outcome = ErasureOutcome(event_id, subject, list(subjects), list(payload["categories"]))
+    w.result.erasures.append(outcome)
     held_categories: set[str] = set()
     blocking: set[str] = set()
     for s in subjects:
@@ -45,8 +59,10 @@ def execute(w: WriteContext, erased: dict[str, Any]) -> None:
                 held_categories.add(category)
                 blocking.update(covering)
                 _defer(w, event_id, s, category)
+                held_by = outcome.deferred.setdefault(category, [])
+                held_by.extend(h for h in covering if h not in held_by)
             else:
-                _shred(
+                versions = _shred(
                     w,
                     s,
                     category,
@@ -54,12 +70,16 @@ def execute(w: WriteContext, erased: dict[str, Any]) -> None:
                     cause=f"{event_id}|{s}|{category}",
                     correlation_id=event_id,
                 )
+                if versions:
+                    outcome.erased.setdefault(category, {})[s] = versions
     if full:
         for s in subjects:
             if held_categories:
                 _defer(w, event_id, s, FINGERPRINT_CATEGORY)
             else:
                 w.ring.shred(s, FINGERPRINT_CATEGORY)
+    for s in subjects:
+        w.ring.shred(s, DEAD_LETTER_CATEGORY)
     if held_categories:
         w.system_event(
             "ErasureDeferred",
@@ -76,6 +96,7 @@ def execute(w: WriteContext, erased: dict[str, Any]) -> None:
 
 
 def _defer(w: WriteContext, erasure_event_id: str, subject: str, category: str) -> None:
+    log.debug("erasure %s of subject %s: %s deferred by a legal hold", erasure_event_id, subject, category)
     w.cur.execute(
         "INSERT INTO {t:ledger_deferred} (erasure_event_id, subject_id, category, done) "
         "VALUES (?, ?, ?, 0) ON CONFLICT DO NOTHING",
@@ -91,8 +112,9 @@ def _shred(
     *,
     cause: str,
     correlation_id: str,
-) -> None:
+) -> list[int]:
     versions = w.ring.shred(subject, category)
+    log.debug("subject %s: %s key versions %s destroyed", subject, category, versions or "none")
     if versions:
         w.system_event(
             "KeyShredded",
@@ -102,6 +124,7 @@ def _shred(
             cause=cause,
             correlation_id=correlation_id,
         )
+    return versions
 
 
 def release(w: WriteContext, released: dict[str, Any]) -> None:
@@ -135,6 +158,8 @@ def release(w: WriteContext, released: dict[str, Any]) -> None:
             correlation_id=str(row["erasure_event_id"]),
         )
         _mark_done(w, str(row["erasure_event_id"]), subject, category)
+        # Dead letters that arrived while the erasure waited go with it.
+        w.ring.shred(subject, DEAD_LETTER_CATEGORY)
     # A deferred full erasure destroys the fingerprint key once none of its categories is pending.
     for row in pending:
         if row["category"] != FINGERPRINT_CATEGORY:

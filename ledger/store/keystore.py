@@ -10,10 +10,15 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from ledger.store.crypto import KeyWrapper, new_data_key
 from ledger.store.dialect import InList, SqlCursor
 
-__all__ = ["FINGERPRINT_CATEGORY", "KeyRing", "KeyStore", "format_kid", "parse_kid"]
+__all__ = ["DEAD_LETTER_CATEGORY", "FINGERPRINT_CATEGORY", "KeyRing", "KeyStore", "format_kid", "parse_kid"]
 
 # The per-subject HMAC key for duplicate detection (spec 3.5 point 3) lives beside the data keys.
 FINGERPRINT_CATEGORY = "@fingerprint"
+# The per-subject key of the raw payloads of dead letters naming the subject (spec 3.6 raw_ref); the
+# ledger subject's one holds those whose subject cannot be read. Any erasure destroys it (spec 5.1).
+DEAD_LETTER_CATEGORY = "@dead_letters"
+# Keys of the ledger's own making, not data categories: erasure destroys them without KeyShredded.
+_INTERNAL_CATEGORIES = frozenset({FINGERPRINT_CATEGORY, DEAD_LETTER_CATEGORY})
 
 
 def format_kid(subject_id: str, category: str, version: int) -> str:
@@ -145,6 +150,21 @@ class KeyRing:
         self._raw[kid] = key
         return kid, self._aead_for(kid, wrapped)
 
+    def open_current(self, subject_id: str, categories: Iterable[str]) -> None:
+        """Open the live current key of each (subject, category) that has one, creating nothing.
+
+        Raises :class:`~ledger.store.crypto.MasterKeyError` if the master key does not open one (a
+        corrupt or foreign key row). Called before a message's keys are used, so that a key that
+        cannot be opened rejects the message before anything of it is queued or created.
+        """
+        for category in categories:
+            versions = self._versions(subject_id, category)
+            if versions.live:
+                latest = max(versions.live)
+                wrapped = versions.live[latest]
+                if wrapped is not None:
+                    self._aead_for(format_kid(subject_id, category, latest), wrapped)
+
     def _aead_for(self, kid: str, wrapped: bytes) -> AESGCM:
         aead = self._aead.get(kid)
         if aead is None:
@@ -182,12 +202,12 @@ class KeyRing:
         return self._versions(subject_id, category).live.get(version) is not None
 
     def categories(self, subject_id: str) -> list[str]:
-        """Data categories (not the fingerprint key) with at least one live key for the subject."""
+        """Data categories (not the fingerprint or dead-letter key) with a live key for the subject."""
         self.prefetch([subject_id])
         return sorted(
             cat
             for cat, v in self._rows[subject_id].items()
-            if cat != FINGERPRINT_CATEGORY and any(w is not None for w in v.live.values())
+            if cat not in _INTERNAL_CATEGORIES and any(w is not None for w in v.live.values())
         )
 
     def shred(self, subject_id: str, category: str) -> list[int]:

@@ -7,7 +7,7 @@ from typing import Any
 
 from ledger.errors import EventRejected
 
-__all__ = ["BatchResult", "DeadLetter", "Message"]
+__all__ = ["BatchResult", "DeadLetter", "ErasureOutcome", "Message"]
 
 
 @dataclass(frozen=True)
@@ -38,6 +38,44 @@ class DeadLetter:
 
 
 @dataclass
+class ErasureOutcome:
+    """What one ``DataErased`` did, per category (spec 5.1), for ``privacy-ledger erase`` to report.
+
+    ``subjects`` is the erased subject and every subject merged into it: erasure covers them all.
+    A category is ``erased`` (key versions destroyed, per subject), ``deferred`` (the legal holds that
+    block it; re-run when they are released) or ``nothing_held`` (no live key for it).
+    """
+
+    event_id: str
+    subject_id: str
+    subjects: list[str]
+    requested: list[str]
+    erased: dict[str, dict[str, list[int]]] = field(default_factory=dict)  # category -> subject -> versions
+    deferred: dict[str, list[str]] = field(default_factory=dict)  # category -> hold ids
+
+    def categories(self) -> dict[str, dict[str, Any]]:
+        """The outcome of each category, by name (``*`` alone when a full erasure found no key)."""
+        names = set(self.erased) | set(self.deferred) | {c for c in self.requested if c != "*"}
+        out: dict[str, dict[str, Any]] = {}
+        for name in sorted(names):
+            if name in self.deferred:
+                out[name] = {"outcome": "deferred", "hold_ids": sorted(self.deferred[name])}
+            elif name in self.erased:
+                out[name] = {"outcome": "erased", "key_versions": dict(sorted(self.erased[name].items()))}
+            else:
+                out[name] = {"outcome": "nothing_held"}
+        return out or {"*": {"outcome": "nothing_held"}}
+
+    def report(self) -> dict[str, Any]:
+        """JSON-able form: the subjects covered and each category's outcome."""
+        return {
+            "subject_id": self.subject_id,
+            "merged_subject_ids": [s for s in self.subjects if s != self.subject_id],
+            "categories": self.categories(),
+        }
+
+
+@dataclass
 class BatchResult:
     """Counts of one appended batch (spec 3.5 point 5 conservation: consumed = the sum of the rest)."""
 
@@ -48,6 +86,7 @@ class BatchResult:
     system_events: int = 0
     parked: int = 0  # change in the number of parked messages (released or expired ones subtract)
     dead_letters: list[DeadLetter] = field(default_factory=list)
+    erasures: list[ErasureOutcome] = field(default_factory=list)
     first_seq: int | None = None
     last_seq: int | None = None
 
@@ -60,6 +99,7 @@ class BatchResult:
         self.system_events += other.system_events
         self.parked += other.parked
         self.dead_letters.extend(other.dead_letters)
+        self.erasures.extend(other.erasures)
         if other.first_seq is not None and self.first_seq is None:
             self.first_seq = other.first_seq
         if other.last_seq is not None:

@@ -4,15 +4,20 @@ An event that refers to a request, objection, restriction, hold, complaint or ev
 stored yet waits here, sealed (personal fields already encrypted under its subject's keys). It is
 appended right after the event that creates what it refers to, in arrival order, and dead-lettered
 ``UNKNOWN_REFERENCE`` once it has waited longer than the park grace (ledger clock).
+
+A parked event dead-lettered later keeps its sealed form as its raw bytes (spec 3.6 ``raw_ref``),
+under its subject's dead-letter key, unless its subject was erased meanwhile (one of its keys is
+destroyed): then no raw bytes are kept, so nothing of it is encrypted again under a live key.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 from datetime import timedelta
 from typing import Any
 
-from ledger.domain.catalogue import EVENT_TYPES, Reference
+from ledger.domain.catalogue import EVENT_TYPES, Reference, iter_personal_fields
 from ledger.domain.timeutil import format_instant
 from ledger.domain.validation import check_against_ledger
 from ledger.errors import ErrorCode, EventRejected
@@ -21,6 +26,8 @@ from ledger.store.dialect import InList
 from ledger.store.messages import Message
 
 __all__ = ["expire", "load", "park", "release_waiting", "unknown_reference"]
+
+log = logging.getLogger(__name__)
 
 
 def load(w: WriteContext, event_ids: list[str]) -> None:
@@ -95,6 +102,7 @@ def park(
     w.parked[sealed["event_id"]] = (fp_kid, fingerprint)
     w.parked_refs.add((ref.kind, ref_id))
     w.result.parked += 1
+    log.debug("event %s parked: waits for %s %s", sealed["event_id"], ref.kind, ref_id)
 
 
 def _created(event: dict[str, Any]) -> list[tuple[str, str]]:
@@ -115,6 +123,8 @@ def release_waiting(w: WriteContext, appended: dict[str, Any]) -> None:
             "SELECT * FROM {t:ledger_parked} WHERE ref_kind = ? AND ref_id = ? ORDER BY park_no",
             key,
         ).all()
+        if rows:
+            log.debug("%s %s stored: releasing %d parked event(s)", key[0], key[1], len(rows))
         for row in rows:
             w.cur.execute("DELETE FROM {t:ledger_parked} WHERE park_no = ?", (row["park_no"],))
             w.parked.pop(str(row["event_id"]), None)
@@ -122,18 +132,26 @@ def release_waiting(w: WriteContext, appended: dict[str, Any]) -> None:
             _reprocess(w, row)
 
 
-def _message_of(row: dict[str, Any]) -> Message:
+def _message_of(w: WriteContext, row: dict[str, Any]) -> Message:
+    """The parked row as a message to dead-letter: its sealed form as raw bytes while all its keys live."""
+    sealed: dict[str, Any] = json.loads(row["sealed"])
+    kids = [str(row["fp_kid"])]
+    for path, _ in iter_personal_fields(sealed["event_type"], sealed["payload"]):
+        node: Any = sealed["payload"]
+        for step in path:
+            node = node[step]
+        kids.append(str(node["kid"]))
+    erased = not all(w.ring.is_live(kid) for kid in kids)
     return Message(
         str(row["topic"]),
         None if row["partition"] is None else int(row["partition"]),
         None if row["offset_"] is None else int(row["offset_"]),
-        raw=str(row["sealed"]).encode(),
+        raw=None if erased else str(row["sealed"]).encode(),
     )
 
 
 def _reprocess(w: WriteContext, row: dict[str, Any]) -> None:
     sealed: dict[str, Any] = json.loads(row["sealed"])
-    msg = _message_of(row)
     known = w.known_event(sealed["event_id"])
     if known is not None:
         # Stored meanwhile under the same id (a redelivery that was not parked): compare as usual.
@@ -141,7 +159,7 @@ def _reprocess(w: WriteContext, row: dict[str, Any]) -> None:
             w.result.duplicates += 1
         else:
             w.dead_letter(
-                msg,
+                _message_of(w, row),
                 EventRejected(
                     ErrorCode.DUPLICATE_EVENT_ID_CONFLICT,
                     "/event_id",
@@ -153,12 +171,18 @@ def _reprocess(w: WriteContext, row: dict[str, Any]) -> None:
     try:
         check_against_ledger(sealed, w)
     except EventRejected as exc:
-        w.dead_letter(msg, exc, sealed)
+        w.dead_letter(_message_of(w, row), exc, sealed)
         return
     missing = unknown_reference(w, sealed)
     if missing is not None:
         park(
-            w, msg, sealed, str(row["fp_kid"]), str(row["fingerprint"]), missing, arrived_at=row["arrived_at"]
+            w,
+            _message_of(w, row),
+            sealed,
+            str(row["fp_kid"]),
+            str(row["fingerprint"]),
+            missing,
+            arrived_at=row["arrived_at"],
         )
         return
     w.append_sealed(sealed, str(row["fp_kid"]), str(row["fingerprint"]), producer=True)
@@ -175,11 +199,12 @@ def expire(w: WriteContext) -> None:
         (format_instant(cutoff),),
     ).all()
     for row in rows:
+        log.debug("parked event %s expired: its %s is still unknown", row["event_id"], row["ref_kind"])
         w.cur.execute("DELETE FROM {t:ledger_parked} WHERE park_no = ?", (row["park_no"],))
         w.parked.pop(str(row["event_id"]), None)
         w.result.parked -= 1
         w.dead_letter(
-            _message_of(row),
+            _message_of(w, row),
             EventRejected(
                 ErrorCode.UNKNOWN_REFERENCE,
                 str(row["ref_path"]),

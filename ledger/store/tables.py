@@ -4,7 +4,11 @@ from __future__ import annotations
 
 from ledger.store.dialect import Dialect
 
-__all__ = ["create_statements"]
+__all__ = ["KEY_CHECK_META", "create_statements"]
+
+# The ``ledger_meta`` row holding the master key's check value (``ledger.store.crypto.make_key_check``):
+# recorded when a ledger is first opened, replaced by a key rotation, compared on every open.
+KEY_CHECK_META = "master_key_check"
 
 
 def create_statements(d: Dialect) -> list[str]:
@@ -12,6 +16,7 @@ def create_statements(d: Dialect) -> list[str]:
     big, blob = d.bigint, d.blob
     t = d.table
     return [
+        # Small ledger-wide values: the write counter ('writer') and the key check (KEY_CHECK_META).
         f"CREATE TABLE IF NOT EXISTS {t('ledger_meta')} (k TEXT PRIMARY KEY, v TEXT NOT NULL)",
         # The integrity chain: gap-free seq, one row per stored event (spec 3.4).
         f"CREATE TABLE IF NOT EXISTS {t('ledger_chain')} ("

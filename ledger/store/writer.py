@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import logging
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -17,25 +18,35 @@ from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
 
-from ledger.domain.catalogue import EVENT_TYPES, StreamKind, iter_personal_fields
+from ledger.domain.catalogue import EVENT_TYPES, LEDGER_SUBJECT_ID, iter_personal_fields
 from ledger.domain.codes import CodeLists
 from ledger.domain.timeutil import format_instant
 from ledger.domain.validation import check_against_ledger, validate_event
 from ledger.errors import ErrorCode, EventRejected
-from ledger.events import LedgerEvent, event_class, stream_id
+from ledger.events import LedgerEvent, event_class, record_stream
 from ledger.store import erasure, parking
 from ledger.store.chain import GENESIS_HASH, record_hash
-from ledger.store.crypto import encrypt_value
+from ledger.store.crypto import MasterKeyError, encrypt_value
 from ledger.store.database import LedgerStore
 from ledger.store.dialect import InList, SqlCursor
-from ledger.store.keystore import FINGERPRINT_CATEGORY, KeyStore, RingState
+from ledger.store.keystore import DEAD_LETTER_CATEGORY, FINGERPRINT_CATEGORY, KeyStore, RingState
 from ledger.store.messages import BatchResult, DeadLetter, Message
 
-__all__ = ["LEDGER_SUBJECT", "BatchWriter", "WriterState", "personal_aad"]
+__all__ = [
+    "DEAD_LETTER_CATEGORY",
+    "LEDGER_SUBJECT",
+    "BatchWriter",
+    "KeyUnavailable",
+    "WriterState",
+    "key_unavailable",
+    "personal_aad",
+]
 
-# Pseudo-subject that owns the keys of subject-less events (alert handling) and of dead letters.
-LEDGER_SUBJECT = "00000000-0000-0000-0000-000000000000"
-DEAD_LETTER_CATEGORY = "@dead_letters"
+log = logging.getLogger(__name__)
+
+# Pseudo-subject that owns the keys of subject-less events (alert handling) and of dead letters whose
+# subject cannot be read. Producers may not use it (validation refuses it).
+LEDGER_SUBJECT = LEDGER_SUBJECT_ID
 
 _CANONICAL_UUID_LEN = 36
 
@@ -92,6 +103,40 @@ def _safe_event_id(event: dict[str, Any] | None) -> str | None:
 def _safe_event_type(event: dict[str, Any] | None) -> str | None:
     value = event.get("event_type") if isinstance(event, dict) else None
     return value if isinstance(value, str) and value in EVENT_TYPES else None
+
+
+def _readable_subject(event: dict[str, Any] | None) -> str | None:
+    """The canonical form of the message's ``subject_id`` if it reads as a UUID (in any spelling)."""
+    value = event.get("subject_id") if isinstance(event, dict) else None
+    if not isinstance(value, str) or len(value) > 64:
+        return None
+    try:
+        return str(UUID(value))
+    except ValueError:
+        return None
+
+
+def key_unavailable(event: dict[str, Any] | None) -> EventRejected:
+    """The rejection of a message needing a data key (its subject's, or one its effects need) that the
+    master key does not open."""
+    return EventRejected(
+        ErrorCode.KEY_UNAVAILABLE,
+        "/subject_id" if isinstance(event, dict) and event.get("subject_id") else "",
+        "a data key this message needs cannot be opened with the master key",
+    )
+
+
+class KeyUnavailable(Exception):
+    """A key the side effects of message ``index`` need cannot be opened (a corrupt key row).
+
+    Raised out of :meth:`BatchWriter.apply` when the message's effects are already partly applied;
+    the caller rolls the transaction back and applies the batch again with that message rejected
+    ``KEY_UNAVAILABLE``, so nothing partial of it remains and the rest of the batch is stored.
+    """
+
+    def __init__(self, index: int) -> None:
+        super().__init__(f"a data key needed by message {index} of the batch cannot be opened")
+        self.index = index
 
 
 @dataclass
@@ -160,24 +205,36 @@ class BatchWriter:
     def apply(self, messages: Sequence[Message], outcomes: Sequence[dict[str, Any] | EventRejected]) -> None:
         """Process the messages in order; ``outcomes`` holds each one's normalised event or error."""
         events = [o for o in outcomes if not isinstance(o, EventRejected)]
-        self._prefetch(events)
+        # The subjects of rejected messages too: their raw bytes go under their dead-letter keys.
+        rejected = [
+            s
+            for m, o in zip(messages, outcomes, strict=True)
+            if isinstance(o, EventRejected) and (s := _readable_subject(m.event)) is not None
+        ]
+        self._prefetch(events, rejected)
         parking.load(self, [e["event_id"] for e in events])
         parking.expire(self)
         if not messages:
             self._purge_dead_letter_payloads()
-        for msg, outcome in zip(messages, outcomes, strict=True):
+        for index, (msg, outcome) in enumerate(zip(messages, outcomes, strict=True)):
             self.result.consumed += 1
             if isinstance(outcome, EventRejected):
                 self.dead_letter(msg, outcome)
                 continue
-            self._process(msg, outcome)
+            try:
+                self._process(msg, outcome)
+            except MasterKeyError as exc:
+                # Raised by a side effect (an erasure's or a released event's system events), after
+                # part of this message was applied: only a rollback removes that part.
+                log.warning("message %d of the batch needs a key that cannot be opened: %s", index, exc)
+                raise KeyUnavailable(index) from exc
         self._flush()
 
     def state(self, generation: int) -> WriterState:
         """This writer's knowledge, for the next transaction of the same writer (valid once committed)."""
         return WriterState(generation, self.ring.state(), self._versions, self._merged, self._entities)
 
-    def _prefetch(self, events: Sequence[dict[str, Any]]) -> None:
+    def _prefetch(self, events: Sequence[dict[str, Any]], rejected_subjects: Sequence[str] = ()) -> None:
         ids = [e["event_id"] for e in events]
         for start in range(0, len(ids), 500):
             chunk = ids[start : start + 500]
@@ -187,7 +244,7 @@ class BatchWriter:
             ).all():
                 self._dedup[row["event_id"]] = (row["fp_kid"], row["fingerprint"])
         subjects = sorted({e["subject_id"] for e in events if e.get("subject_id")})
-        self.ring.prefetch([*subjects, LEDGER_SUBJECT])
+        self.ring.prefetch([*subjects, *rejected_subjects, LEDGER_SUBJECT])
         unknown = [s for s in subjects if s not in self._merged]
         for start in range(0, len(unknown), 500):
             chunk = unknown[start : start + 500]
@@ -267,14 +324,28 @@ class BatchWriter:
             self.dead_letter(msg, exc, event)
             return
         missing = parking.unknown_reference(self, event)
-        if missing is not None:
-            parking.park(self, msg, *self.seal(event), missing)
+        try:
+            sealed = self.seal(event)
+        except MasterKeyError as exc:
+            # Nothing of the message is queued or created yet (seal opens every key first).
+            self._reject_key_unavailable(msg, event, exc)
             return
-        self.append(event, producer=True)
+        if missing is not None:
+            parking.park(self, msg, *sealed, missing)
+            return
+        self.append_sealed(*sealed, producer=True)
+
+    def _reject_key_unavailable(self, msg: Message, event: dict[str, Any], exc: MasterKeyError) -> None:
+        log.warning("dead-lettered %s: %s", ErrorCode.KEY_UNAVAILABLE, exc)
+        self.dead_letter(msg, key_unavailable(event), event)
 
     def _duplicate_or_conflict(self, msg: Message, event: dict[str, Any], known: tuple[str, str]) -> None:
         fp_kid, stored_fp = known
-        secret = self.ring.secret_of(fp_kid)
+        try:
+            secret = self.ring.secret_of(fp_kid)
+        except MasterKeyError as exc:  # the fingerprint key row is corrupt: no comparison possible
+            self._reject_key_unavailable(msg, event, exc)
+            return
         if secret is None:
             # The subject was fully erased: a redelivery is a duplicate without comparison, and its
             # plaintext is dropped here, never dead-lettered (spec 3.5 point 3).
@@ -296,15 +367,7 @@ class BatchWriter:
     # -- appending ---------------------------------------------------------------------------
 
     def _stream_of(self, event: dict[str, Any]) -> UUID:
-        spec = EVENT_TYPES[event["event_type"]]
-        payload = event["payload"]
-        if spec.stream is StreamKind.REQUEST:
-            return stream_id(spec.stream, payload["request_id"])
-        if spec.stream is StreamKind.COMPLAINT:
-            return stream_id(spec.stream, payload["complaint_id"])
-        if spec.stream is StreamKind.ALERT:
-            return stream_id(spec.stream, payload["alert_id"])
-        return stream_id(StreamKind.SUBJECT, event["subject_id"])
+        return record_stream(event)
 
     def append(self, event: dict[str, Any], *, producer: bool) -> None:
         """Encrypt, place on its stream and queue one validated event; then run its side effects."""
@@ -315,11 +378,16 @@ class BatchWriter:
 
         Returns ``(sealed event, fingerprint key id, fingerprint)``. After this, no plaintext is kept:
         a parked event waits in this form, so erasing its subject meanwhile still works.
+
+        Raises :class:`MasterKeyError` if one of the subject's current keys cannot be opened; it
+        opens them all first, so it then has created no key and changed nothing.
         """
         subject = event.get("subject_id")
         key_subject = self.resolve_subject(subject) if subject else LEDGER_SUBJECT
+        fields = list(iter_personal_fields(event["event_type"], event["payload"]))
+        self.ring.open_current(key_subject, [*sorted({c for _, c in fields}), FINGERPRINT_CATEGORY])
         sealed = dict(event)
-        sealed["payload"] = self._encrypt(event, key_subject)
+        sealed["payload"] = self._encrypt(event, key_subject, fields)
         fp_kid, secret = self.ring.secret(key_subject, FINGERPRINT_CATEGORY)
         return sealed, fp_kid, _fingerprint(secret, event)
 
@@ -356,8 +424,9 @@ class BatchWriter:
             erasure.release(self, sealed)
         parking.release_waiting(self, sealed)
 
-    def _encrypt(self, event: dict[str, Any], key_subject: str) -> dict[str, Any]:
-        fields = list(iter_personal_fields(event["event_type"], event["payload"]))
+    def _encrypt(
+        self, event: dict[str, Any], key_subject: str, fields: Sequence[tuple[Sequence[str | int], str]]
+    ) -> dict[str, Any]:
         payload = dict(event["payload"])
         copied: set[tuple[str | int, ...]] = set()
         for path, category in fields:
@@ -431,17 +500,27 @@ class BatchWriter:
             )
 
     def dead_letter(self, msg: Message, exc: EventRejected, event: dict[str, Any] | None = None) -> None:
-        """Keep a rejected message: code, path, ids; the raw bytes only encrypted."""
+        """Keep a rejected message: code, path, ids; the raw bytes only encrypted (spec 3.6 raw_ref).
+
+        The raw bytes go under the dead-letter key of the message's subject when its ``subject_id``
+        can be read (its own id, not its merge survivor's: erasing either destroys that key), else
+        under the ledger's. If that key cannot be opened, the raw bytes are not kept.
+        """
         source = event if event is not None else msg.event
         dlq_id = str(uuid.uuid4())
         raw_ref: bytes | None = None
         if msg.raw is not None:
-            kid, aead = self.ring.encryption_key(LEDGER_SUBJECT, DEAD_LETTER_CATEGORY)
-            raw_ref = (
-                kid.encode()
-                + b"\n"
-                + encrypt_value(aead, msg.raw.decode("latin-1"), dlq_id.encode()).encode()
-            )
+            owner = _readable_subject(source) or _readable_subject(msg.event) or LEDGER_SUBJECT
+            try:
+                kid, aead = self.ring.encryption_key(owner, DEAD_LETTER_CATEGORY)
+            except MasterKeyError as key_error:
+                log.warning("raw bytes of dead letter %s not kept: %s", dlq_id, key_error)
+            else:
+                raw_ref = (
+                    kid.encode()
+                    + b"\n"
+                    + encrypt_value(aead, msg.raw.decode("latin-1"), dlq_id.encode()).encode()
+                )
         letter = DeadLetter(
             dlq_id=dlq_id,
             topic=msg.topic,

@@ -55,6 +55,7 @@ def test_embedded_default_creates_a_private_dev_key_and_warns(tmp_path: Path):
 def test_ingest_subject_erase_verify_journey(tmp_path: Path):
     key = tmp_path / "kek"
     key.write_text(base64.b64encode(secrets.token_bytes(32)).decode())
+    key.chmod(0o600)  # the ledger refuses a key file open to others
     env = {"LEDGER_MASTER_KEY_FILE": str(key), "LEDGER_DATABASE_URL": f"sqlite:///{tmp_path}/l.db"}
     subject = new_id()
     lines = [
@@ -63,7 +64,9 @@ def test_ingest_subject_erase_verify_journey(tmp_path: Path):
     ]
     path = tmp_path / "events.jsonl"
     path.write_text("\n".join(json.dumps(e) for e in lines) + "\nnot json\n")
-    summary = _json(_run(tmp_path, "ingest", str(path), env=env))
+    proc = _run(tmp_path, "ingest", str(path), env=env)
+    assert proc.returncode == 3, proc.stderr  # finished, but a message was dead-lettered
+    summary = json.loads(proc.stdout)
     assert (summary["stored"], summary["rejected"]) == (2, 1)
     shown = _json(_run(tmp_path, "subject", subject, env=env))
     assert shown[1]["payload"]["data_items"][0]["value"] == "robin.cli@example.com"

@@ -89,6 +89,7 @@ class PgLedger:
     def __post_init__(self) -> None:
         self.key_file = self.tmp / "master.key"
         self.key_file.write_text(base64.b64encode(secrets.token_bytes(32)).decode())
+        self.key_file.chmod(0o600)  # the ledger refuses a key file open to others
 
     @property
     def url(self) -> str:

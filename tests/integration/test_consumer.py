@@ -469,3 +469,51 @@ def test_the_decoding_helper_does_not_outlive_a_killed_consumer(
     assert helpers, "the consumer process started no decoding helper"
     proc.kill()
     wait_until(lambda: not any(_alive(pid) for pid in helpers), 15, "the helper to exit")
+
+
+def test_a_subject_whose_key_cannot_be_opened_is_dead_lettered_and_the_partition_moves_on(
+    topics: tuple[str, str], pg_ledger: PgLedger
+):
+    """A corrupt key row of one subject rejects its events KEY_UNAVAILABLE; the others are stored."""
+    import secrets
+
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+    from ledger.store.messages import Message
+
+    topic, dlq = topics
+    broken, other = new_id(), new_id()
+    setup = Ledger.open(Settings(database_url=pg_ledger.url, master_key_file=pg_ledger.key_file))
+    try:
+        first = collected(broken, [("contact_details", "email", "old.key@example.com")])
+        setup.ingest_messages([Message("setup", None, None, event=first)])
+        nonce = secrets.token_bytes(12)
+        foreign = nonce + AESGCM(AESGCM.generate_key(bit_length=256)).encrypt(nonce, bytes(32), b"other")
+        with setup.store.write() as cur:
+            cur.execute(
+                "UPDATE {t:ledger_keys} SET wrapped = ? "
+                "WHERE subject_id = ? AND category = 'contact_details'",
+                (foreign, broken),
+            )
+    finally:
+        setup.close()
+    codec = AvroCodec()
+    blocked = collected(broken, [("contact_details", "email", "blocked.key@example.com")])
+    fine = [collected(other, [("contact_details", "email", f"fine.{i}@example.com")]) for i in range(3)]
+    publish_raw(
+        topic,
+        [(other.encode(), codec.encode(fine[0])), (broken.encode(), codec.encode(blocked))]
+        + [(other.encode(), codec.encode(e)) for e in fine[1:]],
+    )
+    ledger = _consume_in_process(pg_ledger, topic, dlq)
+    try:
+        letters = [(d["event_id"], d["error_code"], d["error_path"]) for d in ledger.dead_letters()]
+    finally:
+        ledger.close()
+    assert letters == [(blocked["event_id"], "KEY_UNAVAILABLE", "/subject_id")]
+    counters = pg_ledger.counters()
+    assert (counters["consumed"], counters["stored"], counters["dead_lettered"]) == (5, 4, 1)
+    assert set(pg_ledger.stored_event_ids()) == {first["event_id"], *(e["event_id"] for e in fine)}
+    [notice] = _dlq_notices(dlq, 1)
+    assert notice["headers"]["error_code"] == "KEY_UNAVAILABLE"
+    assert "blocked.key" not in json.dumps(notice)

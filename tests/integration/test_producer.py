@@ -29,6 +29,7 @@ from consumers.producer import LedgerProducer, PublishReport, Rejection, build_e
 from consumers.publish import add_publish_command, publish_file
 from ledger.avro import AvroCodec
 from ledger.codelists import load_code_lists
+from ledger.domain.catalogue import LEDGER_SUBJECT_ID
 from ledger.domain.validation import validate_event
 from ledger.errors import EventRejected, LedgerError
 
@@ -296,6 +297,18 @@ def test_an_invalid_event_raises_event_rejected_and_is_not_sent(producer: Ledger
 
 
 @pytest.mark.kafka
+def test_the_ledgers_own_subject_id_is_refused_and_not_sent(producer: LedgerProducer, topic: str) -> None:
+    body = {"notice_version": "2026-01", "article": "art14", "topics": [], "channel": "email"}
+    reserved = build_event("PrivacyNoticeProvided", LEDGER_SUBJECT_ID, body, producer_system="crm")
+    with pytest.raises(EventRejected) as info:
+        producer.send(reserved)
+    assert (info.value.code, info.value.path) == ("INVALID_VALUE", "/subject_id")
+    good = _notice_event()
+    producer.send(good).get(timeout=30)
+    assert [AvroCodec().decode(r.value)["event_id"] for r in _consume(topic, 1)] == [good["event_id"]]
+
+
+@pytest.mark.kafka
 def test_send_many_reports_invalid_events_by_index_and_sends_the_rest(
     producer: LedgerProducer, topic: str
 ) -> None:
@@ -307,6 +320,25 @@ def test_send_many_reports_invalid_events_by_index_and_sends_the_rest(
         rejected=[Rejection(1, "INVALID_VALUE", "/payload/language"), (2, "INVALID_UUID", "/subject_id")],
     )
     assert len(_consume(topic, 1)) == 1
+
+
+@pytest.mark.kafka
+def test_a_nanosecond_occurred_at_as_java_writes_it_is_sent_as_written(producer: LedgerProducer) -> None:
+    # Instant.now().toString() in Java, time.RFC3339Nano in Go: 9 fractional digits (spec 3.1).
+    body = {"notice_version": "2026-01", "article": "art14", "topics": [], "channel": "email"}
+    event = build_event(
+        "PrivacyNoticeProvided",
+        str(uuid.uuid4()),
+        body,
+        producer_system="crm",
+        occurred_at="2026-03-02T09:15:00.123456789Z",
+    )
+    _, value = producer.encode_only(event)
+    assert AvroCodec().decode(value)["occurred_at"] == "2026-03-02T09:15:00.123456789Z"
+    event["occurred_at"] = "2026-03-02T09:15:00.1234567891Z"  # 10 digits: refused, not sent
+    with pytest.raises(EventRejected) as info:
+        producer.encode_only(event)
+    assert (info.value.code, info.value.path) == ("INVALID_TIMESTAMP", "/occurred_at")
 
 
 @pytest.mark.kafka
@@ -340,11 +372,11 @@ def test_publish_file_reports_a_bad_line_with_its_number_and_code(
     assert report.rejected == [(2, "MALFORMED_JSON", ""), (4, "UNKNOWN_CODE", "/payload/channel")]
     assert len(_consume(topic, 2)) == 2
 
-    # The same file through the `publish` command: a JSON report, exit 1 because lines were refused.
+    # The same file through the `publish` command: a JSON report, exit 3 because lines were refused.
     parser = argparse.ArgumentParser()
     add_publish_command(parser.add_subparsers(dest="command", required=True))
     args = parser.parse_args(["publish", str(path), "--bootstrap", _bootstrap(), "--topic", topic])
-    assert args.func(args) == 1
+    assert args.func(args) == 3
     out = capsys.readouterr().out
     assert json.loads(out) == {
         "sent": 2,

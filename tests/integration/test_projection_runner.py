@@ -60,6 +60,7 @@ def pg_ledger(pg_url: str, tmp_path: Path) -> Iterator[Ledger]:
     schema = f"r_{uuid.uuid4().hex[:10]}"
     key = tmp_path / "master.key"
     key.write_text(base64.b64encode(secrets.token_bytes(32)).decode())
+    key.chmod(0o600)  # the ledger refuses a key file open to others
     ledger = Ledger.open(Settings(database_url=f"{pg_url}?schema={schema}", master_key_file=key))
     yield ledger
     ledger.close()

@@ -549,6 +549,7 @@ def test_avro_container_ingest_matches_json_and_dedups_across_forms(ledger: Ledg
 def test_destroyed_key_material_is_gone_from_the_sqlite_files(tmp_path: Path, clock: Clock):
     key_file = tmp_path / "kek"
     key_file.write_text(base64.b64encode(os.urandom(32)).decode())
+    key_file.chmod(0o600)  # the ledger refuses a key file open to others
     db = tmp_path / "l.db"
     ledger = Ledger.open(Settings(database_url=f"sqlite:///{db}", master_key_file=key_file), clock=clock)
     try:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import uuid
 from pathlib import Path
 from typing import Any
@@ -315,6 +316,26 @@ def test_a_malformed_controller_configuration_is_refused(tmp_path: Path) -> None
         load_controller(path)
     with pytest.raises(ControllerConfigError):
         load_controller(tmp_path / "missing.json")
+
+
+# Security measures the software does not have yet. An Article 30 record must be true: when one of these
+# lands, its claim goes into schemas/controller.json and its pattern leaves this list, deliberately.
+NOT_BUILT_MEASURES = {
+    "signed checkpoints of the hash chain": r"\bcheckpoint|\bsigned\b|\bsignature",
+    "audit log of plaintext reads": r"\baudit",
+    "role-based access control": r"\brole\b|\broles\b|least privilege|access control|break-glass",
+    "transport encryption set up by the ledger": r"\bTLS\b|\bSSL\b",
+    "backups made by the ledger": r"\bbackup",
+    "a KMS or HSM holding the master key": r"\bKMS\b|\bHSM\b",
+}
+
+
+def test_the_article_30_security_measures_claim_only_what_is_built(ledger: Ledger) -> None:
+    measures = _report(ledger, _runner(ledger), "2026-10-31T00:00:00Z")["controller"]["security_measures"]
+    claimed = [name for name, pattern in NOT_BUILT_MEASURES.items() if re.search(pattern, measures, re.I)]
+    assert claimed == [], f"the Article 30 record claims measures that are not built: {claimed}"
+    for built in ("AES-256-GCM", "crypto-shredding", "SHA-256 hash chain", "no personal values"):
+        assert built in measures
 
 
 # -- sample data on both backends ----------------------------------------------------------------

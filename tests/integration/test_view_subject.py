@@ -37,6 +37,22 @@ PLAINTEXTS = (
     "band-C",
 )
 CONTRACT = [{"purpose": "agreement_performance", "lawful_basis": "contract"}]
+# Spec 6.3 lists every purpose the register documents consent for, NONE without a consent event.
+CONSENT_PURPOSES = ("agreed_other", "b2b_marketing", "market_research_analysis", "usage_demographics")
+
+
+def _no_consent(purpose: str) -> dict[str, Any]:
+    return {
+        "purpose": purpose,
+        "status": "NONE",
+        "consent_id": None,
+        "given_at": None,
+        "withdrawn_at": None,
+        "method": None,
+        "notice_version": None,
+        "explicit": None,
+        "expires_at": None,
+    }
 
 
 def _messages(events: list[dict[str, Any]]) -> list[Message]:
@@ -174,7 +190,7 @@ def test_inventory_shows_each_item_with_its_latest_value_decrypted(ledger: Ledge
             _item("credit_history", "score", "band-C", JAN12, JAN12, **CREDIT),
             _item("postal_address", "line1", "7 Fictional Lane", JAN10, JAN10),
         ],
-        "consents": [],
+        "consents": [_no_consent(p) for p in CONSENT_PURPOSES],
         "dm_suppressed": False,
         "open_request_ids": [request],
         "recipient_ids": ["FICT-BUREAU-1"],
@@ -268,6 +284,7 @@ def test_consent_state_follows_preferences_and_withdrawal_with_dm_suppression(le
             "resolved_subject_id": S1,
             "known": True,
             "consents": [
+                _no_consent("agreed_other"),
                 {
                     "purpose": "b2b_marketing",
                     "status": status,
@@ -278,7 +295,9 @@ def test_consent_state_follows_preferences_and_withdrawal_with_dm_suppression(le
                     "notice_version": "2026.1",
                     "explicit": True,
                     "expires_at": None,
-                }
+                },
+                _no_consent("market_research_analysis"),
+                _no_consent("usage_demographics"),
             ],
             "marketing_preferences": [
                 {

@@ -177,6 +177,7 @@ def _env(tmp: Path, url: str) -> dict[str, str]:
     key = tmp / "master.key"
     if not key.exists():
         key.write_text(base64.b64encode(secrets.token_bytes(32)).decode())
+        key.chmod(0o600)  # the ledger refuses a key file open to others
     env.update(
         {
             "LEDGER_DATABASE_URL": url,

@@ -17,6 +17,7 @@ from ledger.domain.consent import (
     UPHELD,
     WITHDRAWN,
     ConsentBook,
+    consent_purposes,
     fold_consent,
     parse_instant,
 )
@@ -126,6 +127,38 @@ def test_statuses_sorted_by_purpose() -> None:
     s.consent_given(0, purpose="usage_demographics")
     s.consent_given(0, purpose=DM)
     assert [c.purpose for c in book(s, 1).statuses(at(1))] == [DM, "usage_demographics"]
+
+
+REGISTERED_FOR_CONSENT = ["agreed_other", "b2b_marketing", "market_research_analysis", "usage_demographics"]
+
+
+def test_the_consent_view_lists_every_purpose_registered_for_consent_as_none_without_events() -> None:
+    s = Stream()
+    s.used(0)  # contract: not a consent purpose
+    listed = book(s, 1).statuses(at(1), consent_purposes(s.facts, CODES, at(1)))
+    assert [(c.purpose, c.status) for c in listed] == [(p, NONE) for p in REGISTERED_FOR_CONSENT]
+    assert sorted(p for p, r in CODES.purposes.items() if "consent" in r.registered_bases) == (
+        REGISTERED_FOR_CONSENT
+    )
+
+
+def test_the_consent_view_lists_a_purpose_processed_on_consent_even_if_not_registered_for_it() -> None:
+    s = Stream()
+    s.used(5, purpose="marketing_product_development", basis="consent")  # A1 and A2 territory
+    s.collected(6, ["contact_details"], purposes=[{"purpose": "crime_prevention", "lawful_basis": "consent"}])
+    s.consent_given(7, purpose="records_administration")
+    purposes = consent_purposes(s.facts, CODES, at(5.5))
+    assert "marketing_product_development" in purposes and "crime_prevention" not in purposes
+    listed = {
+        c.purpose: c.status for c in book(s, 10).statuses(at(10), consent_purposes(s.facts, CODES, at(10)))
+    }
+    assert listed == {
+        **dict.fromkeys(REGISTERED_FOR_CONSENT, NONE),
+        "marketing_product_development": NONE,
+        "crime_prevention": NONE,
+        "records_administration": GIVEN,
+    }
+    assert "legal_regulatory_compliance" not in listed
 
 
 # -- annotations -------------------------------------------------------------------------------------

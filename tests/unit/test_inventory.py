@@ -6,7 +6,7 @@ from datetime import date
 
 from fact_helpers import CODES, SUBJECT, Stream, at, stable_id
 
-from ledger.domain.consent import GIVEN, OPT_OUT, WITHDRAWN
+from ledger.domain.consent import GIVEN, NONE, OPT_OUT, WITHDRAWN
 from ledger.domain.inventory import (
     AVAILABLE,
     ERASED,
@@ -218,8 +218,11 @@ def test_roles_consents_preferences_suppression_recipients() -> None:
     s.shared(5, event_type="TransferredInternationally")
     inv = inventory(s)
     assert inv.roles == ("employee",)
+    # Spec 6.3: every purpose consent is registered for is listed, NONE without a consent event.
     assert [(c.purpose, c.status) for c in inv.consents] == [
+        ("agreed_other", NONE),
         ("b2b_marketing", WITHDRAWN),
+        ("market_research_analysis", NONE),
         ("usage_demographics", GIVEN),
     ]
     assert [p.preference for p in inv.marketing_preferences if p.channel == "email"] == [OPT_OUT]

@@ -5,12 +5,13 @@ from __future__ import annotations
 import copy
 import json
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from ledger.codelists import load_code_lists
-from ledger.domain.catalogue import EVENT_TYPES, SYSTEM_EVENT_TYPES
+from ledger.domain.catalogue import EVENT_TYPES, LEDGER_SUBJECT_ID, SYSTEM_EVENT_TYPES
 from ledger.domain.codes import CodeLists
 from ledger.domain.validation import (
     FUTURE_SKEW,
@@ -396,9 +397,61 @@ def test_timestamps_keep_their_original_text(codes: CodeLists) -> None:
     assert normalised["payload"]["subject_informed_at"] == "2026-03-01T18:00:00.000001+01:00"
 
 
+@pytest.mark.parametrize(
+    "occurred_at",
+    [
+        "2026-03-02T10:00:00.1234567Z",  # 7 digits
+        "2026-03-02T10:00:00.12345678Z",  # 8 digits
+        "2026-03-02T10:00:00.123456789Z",  # 9 digits: Java's Instant.toString(), Go's RFC3339Nano
+        "2026-03-02T11:00:00.123456789+01:00",
+    ],
+)
+def test_occurred_at_with_up_to_nine_fractional_digits_is_accepted_and_kept_as_sent(
+    codes: CodeLists, occurred_at: str
+) -> None:
+    event = envelope("DataUsed")
+    event["occurred_at"] = occurred_at
+    assert validate(codes, event)["occurred_at"] == occurred_at
+
+
+def test_a_nanosecond_payload_timestamp_is_accepted_and_kept_as_sent(codes: CodeLists) -> None:
+    event = envelope("RestrictionLifted")
+    event["payload"]["subject_informed_at"] = "2026-03-01T18:00:00.000000999+01:00"
+    assert validate(codes, event)["payload"]["subject_informed_at"] == "2026-03-01T18:00:00.000000999+01:00"
+
+
+def test_ten_fractional_digits_are_an_invalid_timestamp(codes: CodeLists) -> None:
+    event = envelope("DataUsed")
+    event["occurred_at"] = "2026-03-02T10:00:00.1234567891Z"
+    exc = rejection(codes, event)
+    assert (exc.code, exc.path) == ("INVALID_TIMESTAMP", "/occurred_at")
+    assert "at most 9 fractional digits" in exc.message
+
+
+def test_a_nanosecond_occurred_at_at_the_skew_limit_is_truncated_not_rounded(codes: CodeLists) -> None:
+    # recorded_at + 5 min + 999 ns: truncated to recorded_at + 5 min exactly, which is accepted;
+    # rounding would give one microsecond more and FUTURE_TIMESTAMP.
+    event = envelope("DataUsed")
+    event["occurred_at"] = "2026-03-02T12:05:00.000000999Z"
+    assert validate(codes, event)["occurred_at"] == "2026-03-02T12:05:00.000000999Z"
+
+
 def test_alert_events_need_no_subject(codes: CodeLists) -> None:
     event = envelope("AlertAcknowledged")
     assert "subject_id" not in validate(codes, event)
+
+
+def test_the_ledger_subject_id_is_allowed_only_in_the_ledgers_own_events(codes: CodeLists) -> None:
+    system = envelope("KeyShredded")
+    system["producer"] = {"system": "ledger"}
+    system["subject_id"] = LEDGER_SUBJECT_ID
+    assert validate(codes, system, allow_system=True)["subject_id"] == LEDGER_SUBJECT_ID
+    producer = envelope("DataUsed")
+    producer["subject_id"] = LEDGER_SUBJECT_ID
+    assert validate(codes, producer, allow_system=True)["subject_id"] == LEDGER_SUBJECT_ID
+    exc = rejection(codes, producer, allow_system=False)
+    assert (exc.code, exc.path) == ("INVALID_VALUE", "/subject_id")
+    assert LEDGER_SUBJECT_ID not in exc.message
 
 
 def test_retention_expired_is_accepted_from_producers(codes: CodeLists) -> None:
@@ -535,7 +588,7 @@ ERROR_CASES = [
     case("INVALID_UUID", "DataErased", "/payload/request_id", "req-1"),
     case("INVALID_UUID", "ErasureDeferred", "/payload/hold_ids/0", "nope"),
     case("INVALID_TIMESTAMP", "DataUsed", "/occurred_at", "2026-03-02T10:00:00"),
-    case("INVALID_TIMESTAMP", "DataUsed", "/occurred_at", "2026-03-02T10:00:00.1234567Z"),
+    case("INVALID_TIMESTAMP", "DataUsed", "/occurred_at", "2026-03-02T10:00:00.1234567890Z"),
     case("INVALID_TIMESTAMP", "DataUsed", "/occurred_at", "2026-02-30T10:00:00Z"),
     case("INVALID_TIMESTAMP", "DataUsed", "/occurred_at", "2026-03-02T10:00:00+0100"),
     case("INVALID_TIMESTAMP", "DataUsed", "/occurred_at", "2026-03-02"),
@@ -618,6 +671,10 @@ ERROR_CASES = [
     case("INVALID_VALUE", "AlertResolved", "/payload/note", "n" * 501),
     case("INVALID_VALUE", "LegalHoldPlaced", "/payload/matter_ref", "m" * 129),
     case("INVALID_VALUE", "DataUsed", "/payload/operation", "o" * 129),
+    # The ledger's own subject (the nil UUID) is reserved: a producer may not send or merge it.
+    case("INVALID_VALUE", "DataUsed", "/subject_id", LEDGER_SUBJECT_ID),
+    case("INVALID_VALUE", "AlertAcknowledged", "/subject_id", LEDGER_SUBJECT_ID),
+    case("INVALID_VALUE", "SubjectsMerged", "/payload/merged_subject_id", LEDGER_SUBJECT_ID),
     case("INVALID_VALUE", "DataUsed", "/payload/categories", "name"),
     case("INVALID_VALUE", "KeyShredded", "/payload/key_versions/1", 0),
     case("INVALID_VALUE", "AutomatedDecisionMade", "/payload/decision_type", "Credit Check"),
@@ -658,8 +715,17 @@ def test_every_single_message_error_code_is_covered() -> None:
         "INCONSISTENT_SUBJECT",  # check_against_ledger, below
         "DUPLICATE_EVENT_ID_CONFLICT",  # the store's dedup
         "UNKNOWN_REFERENCE",  # the park grace
+        "KEY_UNAVAILABLE",  # the store's key ring
     }
     assert covered == {c.value for c in ErrorCode} - store_or_decode_only
+
+
+def test_the_published_error_code_list_is_exactly_the_ledgers_codes() -> None:
+    """schemas/error-codes.json is spec 3.6's list plus the ledger's additions, in ErrorCode's order."""
+    path = Path(__file__).resolve().parents[2] / "schemas" / "error-codes.json"
+    listed = json.loads(path.read_text(encoding="utf-8"))["codes"]
+    assert [c["code"] for c in listed] == [c.value for c in ErrorCode]
+    assert [c["code"] for c in listed if c.get("ledger_addition")] == ["KEY_UNAVAILABLE"]
 
 
 def test_the_first_error_in_envelope_order_wins(codes: CodeLists) -> None:
@@ -802,6 +868,13 @@ def test_malformed_json_errors_do_not_echo_the_message() -> None:
         ("2026-10-25T01:30:00.000001-00:00", datetime(2026, 10, 25, 1, 30, 0, 1, tzinfo=UTC)),
         ("2028-02-29t23:59:59.5z", datetime(2028, 2, 29, 23, 59, 59, 500000, tzinfo=UTC)),
         ("2026-01-01T05:30:00+05:30", datetime(2026, 1, 1, 0, 0, tzinfo=UTC)),
+        # Beyond microseconds: truncated, never rounded (spec 3.1).
+        ("2026-03-29T01:30:00.1234567Z", datetime(2026, 3, 29, 1, 30, 0, 123456, tzinfo=UTC)),
+        ("2026-03-29T01:30:00.12345678Z", datetime(2026, 3, 29, 1, 30, 0, 123456, tzinfo=UTC)),
+        ("2026-03-29T01:30:00.123456789Z", datetime(2026, 3, 29, 1, 30, 0, 123456, tzinfo=UTC)),
+        ("2026-03-29T01:30:00.999999999Z", datetime(2026, 3, 29, 1, 30, 0, 999999, tzinfo=UTC)),
+        ("2026-12-31T23:59:59.9999999Z", datetime(2026, 12, 31, 23, 59, 59, 999999, tzinfo=UTC)),
+        ("2026-03-29T02:30:00.000000001+01:00", datetime(2026, 3, 29, 1, 30, tzinfo=UTC)),
     ],
 )
 def test_canonical_timestamp_is_the_utc_instant(text: str, expected: datetime) -> None:
@@ -816,7 +889,7 @@ def test_canonical_timestamp_is_the_utc_instant(text: str, expected: datetime) -
         "2026-03-29T01:30:00",
         "2026-03-29 01:30:00Z",
         "2026-03-29T01:30Z",
-        "2026-03-29T01:30:00.1234567Z",
+        "2026-03-29T01:30:00.1234567890Z",
         "2027-02-29T00:00:00Z",
         "2026-04-31T00:00:00Z",
         "2026-03-29T24:00:00Z",

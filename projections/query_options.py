@@ -1,0 +1,111 @@
+"""Which options each query takes, and the closed lists its filters accept (case-insensitively).
+
+An option a view does not take, or a filter value outside its list, is a usage error that names what
+would be accepted: a filter that silently matched nothing would read as "no open alerts".
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any, Final
+
+from ledger.domain.alert_model import SEVERITY
+from projections.base import ProjectionError
+
+__all__ = [
+    "ALERT_CODES",
+    "ALERT_STATUSES",
+    "NOTICE_STATUSES",
+    "QUERY_OPTIONS",
+    "RETENTION_STATUSES",
+    "SEVERITIES",
+    "QueryUsageError",
+    "UnknownSubjectError",
+    "check_query_options",
+    "check_subject_id",
+]
+
+
+class QueryUsageError(ProjectionError):
+    """A query asked with an option its view does not take, or a value outside the option's list."""
+
+
+class UnknownSubjectError(ProjectionError):
+    """``--subject`` names a subject the ledger holds no event for (exit 1, not an empty answer)."""
+
+
+# Spec section 5 (alert status), 6.9 (notice status) and 6.7 (retention status), in spec order.
+ALERT_STATUSES: Final = ("OPEN", "ACKNOWLEDGED", "RESOLVED", "RETRACTED")
+NOTICE_STATUSES: Final = ("EXEMPT", "SATISFIED", "SATISFIED_LATE", "OVERDUE", "PENDING")
+RETENTION_STATUSES: Final = ("ERASED", "HELD", "DEFERRED", "DUE", "RETAIN")
+SEVERITIES: Final = ("critical", "high", "medium", "low", "info")
+ALERT_CODES: Final = tuple(sorted(SEVERITY))
+
+# The options of `privacy-ledger query VIEW` besides --as-of, which every view takes.
+QUERY_OPTIONS: Final[Mapping[str, tuple[str, ...]]] = {
+    "requests": ("subject", "include_closed", "limit"),
+    "complaints": ("subject", "limit"),
+    "alerts": ("subject", "status", "code", "severity", "limit"),
+    "disclosures": ("subject", "limit"),
+    "ropa": (),
+    "notices": ("subject", "status", "limit"),
+    "retention": ("subject", "status", "limit"),
+    "inventory": ("subject",),
+    "consent": ("subject",),
+    "portability": ("subject",),
+}
+
+_CLOSED: Final[Mapping[tuple[str, str], tuple[str, ...]]] = {
+    ("alerts", "status"): ALERT_STATUSES,
+    ("alerts", "code"): ALERT_CODES,
+    ("alerts", "severity"): SEVERITIES,
+    ("notices", "status"): NOTICE_STATUSES,
+    ("retention", "status"): RETENTION_STATUSES,
+}
+_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", re.ASCII)
+
+
+def _flag(name: str) -> str:
+    return "--" + name.replace("_", "-")
+
+
+def check_query_options(view: str, options: Mapping[str, Any]) -> dict[str, Any]:
+    """The options given (not None or False), checked for ``view`` and with closed-list values normalised.
+
+    Raises ``QueryUsageError`` naming the options the view takes, or the values an option accepts.
+    """
+    taken = QUERY_OPTIONS.get(view)
+    if taken is None:
+        raise QueryUsageError(f"unknown view {view}; one of: {', '.join(QUERY_OPTIONS)}")
+    given = {k: v for k, v in options.items() if v is not None and v is not False}
+    out: dict[str, Any] = {}
+    for name, value in given.items():
+        if name not in taken:
+            accepted = ", ".join(_flag(o) for o in ("as_of", *taken))
+            raise QueryUsageError(f"query {view} does not take {_flag(name)}; it takes: {accepted}")
+        allowed = _CLOSED.get((view, name))
+        if allowed is not None:
+            by_fold = {a.casefold(): a for a in allowed}
+            found = by_fold.get(str(value).strip().casefold())
+            if found is None:
+                raise QueryUsageError(
+                    f"{_flag(name)} of query {view} must be one of: {', '.join(allowed)} (any case), "
+                    f"got {value!r}"
+                )
+            value = found
+        if name == "limit" and (type(value) is not int or value < 1):
+            raise QueryUsageError(f"--limit must be a positive integer, got {value!r}")
+        out[name] = value
+    return out
+
+
+def check_subject_id(subject: str) -> str:
+    """A ``--subject`` value: a canonical lowercase UUID (upper case is folded). Never echoed if not one:
+    someone may have typed a name or an email address there."""
+    folded = subject.strip().lower()
+    if not _UUID.fullmatch(folded):
+        raise QueryUsageError(
+            "--subject must be a subject id: a UUID such as 5f0c2b8e-8e0a-4b7b-a6d4-1f2e3d4c5b6a"
+        )
+    return folded
