@@ -11,13 +11,13 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from ledger.domain.catalogue import EVENT_TYPES, iter_personal_fields
-from ledger.store.crypto import decrypt_value
+from ledger.store.crypto import open_value
 from ledger.store.database import LedgerStore
 from ledger.store.dialect import SqlCursor
 from ledger.store.keystore import KeyStore
 from ledger.store.writer import personal_aad
 
-__all__ = ["ERASED", "decrypt_record", "list_subject_events", "open_envelope"]
+__all__ = ["ERASED", "decrypt_record", "disclose_envelope", "list_subject_events", "open_envelope"]
 
 ERASED = "erased"
 
@@ -57,22 +57,37 @@ def open_envelope(
     pointer: str,
     envelope: dict[str, Any],
 ) -> tuple[Any, str]:
-    """Decrypt one stored ``{"enc", "kid", "cat"}`` envelope at JSON ``pointer`` of an event.
+    """Decrypt one stored ``{"enc", "kid", "cat"[, "c"]}`` envelope at JSON ``pointer`` of an event.
 
     Returns ``(value, "available")``, ``(None, "erased")`` once its key is destroyed, or
     ``(None, "unreadable")`` if the ciphertext does not open (tampered, or moved to another field).
     """
+    value, state, _ = disclose_envelope(cur, keys, memo, event_id, pointer, envelope)
+    return value, state
+
+
+def disclose_envelope(
+    cur: SqlCursor,
+    keys: KeyStore,
+    memo: dict[str, AESGCM | None],
+    event_id: str,
+    pointer: str,
+    envelope: dict[str, Any],
+) -> tuple[Any, str, str | None]:
+    """Like :func:`open_envelope`, plus the commitment salt (base64) that binds the value to the stored
+    envelope's ``c`` (None for an envelope written before commitments: "not bound")."""
     kid = str(envelope["kid"])
     if kid not in memo:
         secret = keys.lookup(cur, kid)
         memo[kid] = None if secret is None else AESGCM(secret)
     aead = memo[kid]
     if aead is None:
-        return None, ERASED
+        return None, ERASED, None
     try:
-        return decrypt_value(aead, envelope["enc"], personal_aad(event_id, pointer, kid)), "available"
-    except InvalidTag:
-        return None, "unreadable"
+        value, salt = open_value(aead, envelope, personal_aad(event_id, pointer, kid))
+    except (InvalidTag, ValueError):
+        return None, "unreadable", None
+    return value, "available", salt
 
 
 def decrypt_record(

@@ -23,11 +23,14 @@ __all__ = [
     "FileMasterKey",
     "KeyWrapper",
     "MasterKeyError",
+    "commitment",
     "decrypt_value",
     "encrypt_value",
     "key_check_matches",
     "make_key_check",
     "new_data_key",
+    "open_value",
+    "seal_value",
 ]
 
 log = logging.getLogger(__name__)
@@ -138,6 +141,41 @@ def encrypt_value(aead: AESGCM, value: Any, aad: bytes) -> str:
     """Encrypt a JSON value; returns base64 of nonce(12) + ciphertext + tag(16)."""
     nonce = secrets.token_bytes(NONCE_BYTES)
     return base64.b64encode(nonce + aead.encrypt(nonce, canonical_bytes(value), aad)).decode()
+
+
+SALT_BYTES = 32
+
+
+def commitment(salt: bytes, value: Any) -> str:
+    """``base64(SHA-256(salt || JCS(value)))``: binds a disclosed plaintext to the stored envelope.
+
+    The 32-byte random salt travels only inside the ciphertext, so the commitment reveals nothing about
+    the value while the key exists, and nothing at all once the key is destroyed (the salt is gone too).
+    A regulator given ``salt`` and ``value`` recomputes it and compares with the envelope's ``c``.
+    """
+    return base64.b64encode(hashlib.sha256(salt + canonical_bytes(value)).digest()).decode()
+
+
+def seal_value(aead: AESGCM, value: Any, aad: bytes) -> tuple[str, str]:
+    """Encrypt a personal value with a fresh salt; returns ``(enc, c)`` for the envelope.
+
+    The plaintext under the AEAD is ``JCS({"s": base64(salt), "v": value})`` and ``c`` is
+    :func:`commitment` of that salt and value (see ``README.md``, "Disclosed values are bound").
+    """
+    salt = secrets.token_bytes(SALT_BYTES)
+    inner = {"s": base64.b64encode(salt).decode(), "v": value}
+    return encrypt_value(aead, inner, aad), commitment(salt, value)
+
+
+def open_value(aead: AESGCM, envelope: dict[str, Any], aad: bytes) -> tuple[Any, str | None]:
+    """Decrypt an envelope's value; returns ``(value, salt_b64)``, salt None for an envelope without
+    a commitment (written before commitments existed: its value cannot be bound to the leaf)."""
+    opened = decrypt_value(aead, str(envelope["enc"]), aad)
+    if "c" not in envelope:
+        return opened, None
+    if not isinstance(opened, dict) or set(opened) != {"s", "v"}:
+        raise InvalidTag("a committed envelope must hold a salt and a value")
+    return opened["v"], str(opened["s"])
 
 
 def decrypt_value(aead: AESGCM, enc: str, aad: bytes) -> Any:
