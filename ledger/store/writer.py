@@ -26,7 +26,7 @@ from ledger.errors import ErrorCode, EventRejected
 from ledger.events import LedgerEvent, event_class, record_stream
 from ledger.store import erasure, parking
 from ledger.store.chain import GENESIS_HASH, record_hash
-from ledger.store.crypto import MasterKeyError, encrypt_value
+from ledger.store.crypto import MasterKeyError, encrypt_value, seal_value
 from ledger.store.database import LedgerStore
 from ledger.store.dialect import InList, SqlCursor
 from ledger.store.keystore import DEAD_LETTER_CATEGORY, FINGERPRINT_CATEGORY, KeyStore, RingState
@@ -433,8 +433,9 @@ class BatchWriter:
             kid, aead = self.ring.encryption_key(key_subject, category)
             pointer = _pointer(path)
             value = _get_path(payload, path)
-            enc = encrypt_value(aead, value, personal_aad(event["event_id"], pointer, kid))
-            _set_path(_copy_along(payload, path, copied), path, {"enc": enc, "kid": kid, "cat": category})
+            enc, commit = seal_value(aead, value, personal_aad(event["event_id"], pointer, kid))
+            envelope = {"enc": enc, "kid": kid, "cat": category, "c": commit}
+            _set_path(_copy_along(payload, path, copied), path, envelope)
         return payload
 
     def system_event(
