@@ -6,6 +6,12 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 scripts/setup.sh
+# The export report tests read PDFs with poppler's pdftotext (pdftoppm renders pages to look at);
+# CI runs as root on Debian, so install them once when missing.
+if ! command -v pdftotext >/dev/null || ! command -v pdftoppm >/dev/null; then
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq poppler-utils >/dev/null
+fi
 deploy/local/postgres.sh start
 deploy/local/kafka.sh start
 trap 'deploy/local/kafka.sh stop >/dev/null 2>&1 || true' EXIT
