@@ -72,7 +72,12 @@ def _consume(
             key.write_text(base64.b64encode(secrets.token_bytes(32)).decode())
             key.chmod(0o600)  # the ledger refuses a key file open to others
             ledger = Ledger.open(
-                Settings(database_url=f"{base}?schema={schema}", master_key_file=key, batch_size=batch)
+                Settings(
+                    database_url=f"{base}?schema={schema}",
+                    master_key_file=key,
+                    batch_size=batch,
+                    var_dir=Path(tmp) / "var",  # its checkpoint signing key and copy, not the repository's
+                )
             )
             consumer = _Timed(
                 ledger,

@@ -30,7 +30,7 @@ from consumers.offsets import OffsetConflict, Span, advance_offsets, read_offset
 from consumers.prepare import PreparedBatch, Preparer, RawRecord
 from ledger.bootstrap import Ledger
 from ledger.domain.timeutil import format_instant
-from ledger.errors import EventRejected
+from ledger.errors import EventRejected, LedgerError
 from ledger.store.dialect import SqlCursor
 from ledger.store.ingest import Ingestor
 from ledger.store.messages import BatchResult, Message
@@ -141,6 +141,10 @@ class LedgerConsumer:
         self._last_lag = 0.0
         self._last_maintenance = 0.0
         self.maintenance_every_s = 10.0
+        # A signed checkpoint at least this often while the log grows (one clock read per batch).
+        self.checkpoint_every_s = float(ledger.settings.checkpoint_interval_seconds)
+        self._next_checkpoint = time.monotonic() + self.checkpoint_every_s
+        self._grown = False
         self._consumer = consumer_factory(
             bootstrap_servers=config.bootstrap,
             group_id=config.group,
@@ -220,6 +224,9 @@ class LedgerConsumer:
                     self._expected[tp] = nxt
         self._commit_advisory(batch.spans)
         self._publish_dead_letters()
+        if result.stored or result.system_events:
+            self._grown = True
+        self._maybe_checkpoint()
         return result
 
     def _poll_batch(self, reached: dict[tuple[str, int], int], timeout_ms: int) -> _Polled | None:
@@ -398,6 +405,31 @@ class LedgerConsumer:
             self._export_totals()
         if periodic or result.dead_lettered:
             self._publish_dead_letters()
+        self._maybe_checkpoint()
+
+    def _maybe_checkpoint(self) -> None:
+        """Sign a checkpoint if the log grew and ``checkpoint_every_s`` passed since the last attempt.
+
+        A refusal (the database does not extend the last checkpoint) is logged as an error and tried
+        again after the interval; consuming goes on (stopping would not make the history any better).
+        """
+        if not self._grown:
+            return
+        now = time.monotonic()
+        if now < self._next_checkpoint:
+            return
+        self._next_checkpoint = now + self.checkpoint_every_s
+        try:
+            issued = self.ledger.checkpoint_if_grown()
+        except RETRYABLE as exc:
+            log.warning("checkpoint postponed (%s)", type(exc).__name__)
+            return
+        except LedgerError as exc:
+            log.error("no checkpoint signed: %s", exc)
+            return
+        self._grown = False
+        if issued is not None:
+            log.debug("signed checkpoint of tree size %d", issued.size)
 
     def _export_totals(self) -> None:
         try:

@@ -68,6 +68,12 @@ def cmd_consume(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGINT, _stop)
     ledger = Ledger.open(settings)
+    if settings.signing_key_file is not None:
+        try:
+            ledger.signing_key(create=False)  # a bad key file stops here, not at the first checkpoint
+        except BaseException:
+            ledger.close()
+            raise
     consumer = LedgerConsumer(ledger, config, metrics=metrics)
     try:
         consumer.run(stop, idle_exit_s=args.idle_exit)

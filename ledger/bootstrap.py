@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -14,14 +14,23 @@ from ledger.config import Settings
 from ledger.domain.codes import CodeLists
 from ledger.domain.timeutil import canonical_timestamp, format_instant
 from ledger.errors import LedgerError
+from ledger.log.checkpoints import IssuedCheckpoint, latest_checkpoint, tree_size
+from ledger.log.issue import issue_checkpoint
+from ledger.log.note import SignerKey, VerifierKey
+from ledger.log.prove import NoProof, prove_consistency, prove_inclusion
+from ledger.log.signing import SigningKeyError, create_dev_signer, load_signer
+from ledger.log.tlog_proof import TlogProof
+from ledger.log.witness import WitnessCopy
 from ledger.reader import list_subject_events
 from ledger.store.chain import ChainReport, verify_chain
 from ledger.store.crypto import FileMasterKey, KeyWrapper
 from ledger.store.database import LedgerStore
 from ledger.store.ingest import Ingestor, check_input_files, read_messages
+from ledger.store.integrate import backfill_tree
 from ledger.store.keystore import KeyStore
 from ledger.store.masterkey import bind_master_key, master_key_for, rotate_master_key
 from ledger.store.messages import BatchResult, Message
+from ledger.store.tree_audit import LogContext
 
 __all__ = ["Ledger", "UnknownSubject", "system_clock"]
 
@@ -63,6 +72,8 @@ class Ledger:
     keys: KeyStore
     codes: CodeLists
     clock: Callable[[], datetime]
+    # The checkpoint signing key, loaded when first needed (``signing_key``).
+    _signer: SignerKey | None = field(default=None, repr=False, compare=False)
 
     @classmethod
     def open(
@@ -93,6 +104,9 @@ class Ledger:
                     settings.master_key_file, settings.var_dir / "master.key", store
                 )
             bind_master_key(store, wrapper, source)
+            if not read_only:
+                # A ledger created before the Merkle tree: its records join the tree once, here.
+                backfill_tree(store)
         except BaseException:
             store.close()
             raise
@@ -192,8 +206,110 @@ class Ledger:
         return found is not None
 
     def verify(self, *, progress: Callable[[int], None] | None = None) -> ChainReport:
-        """Recompute the integrity chain (``progress``: the last ``seq`` checked, after each page)."""
-        return verify_chain(self.store, progress=progress)
+        """Recompute the integrity chain, the Merkle tree and the checkpoints, the witness copy included
+        (``progress``: the last ``seq`` checked, after each page)."""
+        try:
+            key: VerifierKey | None = self.verifier_key
+        except SigningKeyError:
+            key = None  # reported: the signatures cannot be checked without the key
+        # Read before the database's snapshot: the copy is written after its checkpoint commits.
+        note = self.witness.read()
+        context = LogContext(self.settings.log_origin, key, note)
+        return verify_chain(self.store, progress=progress, context=context)
+
+    # -- the transparency log ------------------------------------------------------------------
+
+    @property
+    def witness(self) -> WitnessCopy:
+        """The copy of the last issued checkpoint kept outside the database."""
+        location = self.store.location
+        if not self.store.dialect.is_postgres:
+            location = str(Path(location).resolve())  # the same file whatever the working directory
+        return WitnessCopy(self.settings.witness_dir, self.settings.log_origin, location)
+
+    @property
+    def verifier_key(self) -> VerifierKey:
+        """The log's verifier key (``name+keyid+base64``), from its signing key; ``SigningKeyError``
+        when there is no signing key."""
+        return self.signing_key(create=False).verifier_key
+
+    def signing_key(self, *, create: bool) -> SignerKey:
+        """The checkpoint signing key: ``LEDGER_SIGNING_KEY_FILE``, else the development key in the var
+        folder. With ``create``, a missing development key is made, but only while the ledger has issued
+        no checkpoint (none in the table, no witness copy): a new key would sign a history that older
+        checkpoints, signed by another key, vouch for."""
+        if self._signer is not None:
+            return self._signer
+        settings = self.settings
+        origin = settings.log_origin
+        if settings.signing_key_file is not None:
+            self._signer = load_signer(settings.signing_key_file, origin)
+        elif settings.dev_signing_key.exists():
+            self._signer = load_signer(settings.dev_signing_key, origin)
+        elif create and not self._has_issued():
+            self._signer = create_dev_signer(settings.dev_signing_key, origin)
+        else:
+            why = "this ledger has issued checkpoints, so no new key is made: " if create else ""
+            raise SigningKeyError(
+                f"no checkpoint signing key: LEDGER_SIGNING_KEY_FILE is not set and there is no development "
+                f"key at {settings.dev_signing_key}; {why}set LEDGER_SIGNING_KEY_FILE to this log's key file"
+            )
+        return self._signer
+
+    def _has_issued(self) -> bool:
+        if self.witness.read() is not None:
+            return True
+        with self.store.read() as cur:
+            return latest_checkpoint(cur) is not None
+
+    def issue_checkpoint(self) -> tuple[IssuedCheckpoint, bool]:
+        """Sign a checkpoint of the tree if it grew since the last one; ``(checkpoint, issued)``.
+
+        Refuses (``CheckpointRefused``, nothing signed) if the database does not extend the last issued
+        checkpoint or its copy outside the database (``ledger.log.issue``).
+        """
+        return issue_checkpoint(
+            self.store,
+            self.signing_key(create=True),
+            self.settings.log_origin,
+            self.witness,
+            lambda: format_instant(self.clock()),
+        )
+
+    def checkpoint(self) -> IssuedCheckpoint:
+        """The latest checkpoint, signed now if the log grew since the last one (see ``issue_checkpoint``)."""
+        return self.issue_checkpoint()[0]
+
+    def inclusion_proof(self, seq: int, checkpoint_size: int | None = None) -> tuple[TlogProof, bytes]:
+        """The C2SP tlog-proof that record ``seq`` is in the checkpoint of ``checkpoint_size`` (default:
+        the latest), and the record's leaf hash (``ledger.log.prove``)."""
+        self._require_tree()
+        with self.store.read() as cur:
+            return prove_inclusion(cur, seq, checkpoint_size)
+
+    def consistency_proof(self, old: int, new: int) -> list[bytes]:
+        """The consistency proof from tree size ``old`` to ``new`` (``ledger.log.prove``)."""
+        self._require_tree()
+        with self.store.read() as cur:
+            return prove_consistency(cur, old, new)
+
+    def _require_tree(self) -> None:
+        if not self.store.has_table("ledger_checkpoints"):
+            raise NoProof(
+                "this ledger has no Merkle tree yet (it predates it): any write command, e.g. "
+                "`privacy-ledger checkpoint`, builds it"
+            )
+
+    def checkpoint_if_grown(self) -> IssuedCheckpoint | None:
+        """For services that sign periodically: one small read, and ``issue_checkpoint`` only when the
+        tree grew since the last checkpoint. Returns the checkpoint signed now, or None."""
+        with self.store.read() as cur:
+            latest = latest_checkpoint(cur)
+            size = tree_size(cur)
+        if latest is not None and latest.size >= size:
+            return None
+        issued, fresh = self.issue_checkpoint()
+        return issued if fresh else None
 
     def counters(self) -> dict[str, int]:
         """The conservation counters (one small read; cheap enough to run after every batch)."""
@@ -262,14 +378,20 @@ class Ledger:
             "parked": {"count": parked_now, "oldest_age_seconds": age},
         }
 
-    def dead_letters(self, limit: int = 100) -> list[dict[str, Any]]:
-        """The newest dead letters (codes, paths and ids; never values)."""
+    def dead_letters(self, limit: int = 100, *, after: tuple[str, str] | None = None) -> list[dict[str, Any]]:
+        """The newest dead letters (codes, paths and ids; never values); ``after`` = the
+        ``(consumed_at, dlq_id)`` of the last one of the page before, for the next page."""
+        where, params = "", [limit]
+        after_params: list[Any] = []
+        if after is not None:
+            where = "WHERE consumed_at < ? OR (consumed_at = ? AND dlq_id > ?) "
+            after_params = [after[0], after[0], after[1]]
         with self.store.read() as cur:
             return cur.execute(
                 'SELECT dlq_id, consumed_at, topic, partition, offset_ AS "offset", event_id, '
                 "event_type, error_code, error_path, error_message, status "
-                "FROM {t:ledger_dead_letters} ORDER BY consumed_at DESC, dlq_id LIMIT ?",
-                (limit,),
+                f"FROM {{t:ledger_dead_letters}} {where}ORDER BY consumed_at DESC, dlq_id LIMIT ?",
+                [*after_params, *params],
             ).all()
 
     def rotate_master_key(self, new: KeyWrapper) -> dict[str, Any]:

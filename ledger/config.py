@@ -10,6 +10,7 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from ledger.errors import LedgerError
+from ledger.log.note import is_valid_key_name
 
 __all__ = ["DEFAULT_DATABASE_URL", "LOG_LEVELS", "Settings", "SettingsError", "mask_url"]
 
@@ -25,7 +26,20 @@ _INT_MIN = {
     "metrics_port": 0,
     "kafka_session_timeout_ms": 1,
     "decode_workers": 0,
+    "checkpoint_interval_seconds": 1,
+    "web_port": 1,
+    "web_session_seconds": 60,
+    "web_token_max_days": 1,
+    "web_page_size": 1,
+    "web_max_page_size": 1,
+    "web_login_max_failures": 1,
+    "web_login_window_seconds": 1,
+    "web_break_glass_hours": 1,
 }
+_PORTS = frozenset({"metrics_port", "web_port"})  # also at most 65535
+_FLAGS = frozenset({"allow_clock_override", "web_allow_http"})
+_PATHS = frozenset({"master_key_file", "var_dir", "signing_key_file", "checkpoint_witness_dir"})
+DEFAULT_LOG_ORIGIN = "privacy-ledger.example.com/ledger"
 
 
 class SettingsError(LedgerError):
@@ -60,13 +74,15 @@ def _flag(name: str, raw: str) -> bool:
 
 def _integer(f: Field[Any], raw: str) -> int:
     name, low = f.metadata["env"], _INT_MIN[f.name]
-    high = 65535 if f.name == "metrics_port" else None
+    high = 65535 if f.name in _PORTS else None
     try:
         value = int(raw.strip())
     except ValueError:
         value = None
     if value is None or value < low or (high is not None and value > high):
-        wanted = {0: "a non-negative integer", 1: "a positive integer"}[low]
+        wanted = {0: "a non-negative integer", 1: "a positive integer"}.get(
+            low, f"an integer of at least {low}"
+        )
         if high is not None:
             wanted = f"an integer from {low} to {high}"
         raise SettingsError(f"{name} must be {wanted}, got {raw!r}")
@@ -149,6 +165,105 @@ class Settings:
         default=0,
         metadata={"env": "LEDGER_METRICS_PORT", "doc": "Prometheus port of `consume` (0: none)"},
     )
+    signing_key_file: Path | None = field(
+        default=None,
+        metadata={
+            "env": "LEDGER_SIGNING_KEY_FILE",
+            "doc": "file (mode 0600) holding the checkpoint signing key, Go note signer text "
+            "PRIVATE+KEY+<origin>+<id>+<key>; unset: a development key var/signing.key, created only "
+            "while no checkpoint was issued",
+        },
+    )
+    log_origin: str = field(
+        default=DEFAULT_LOG_ORIGIN,
+        metadata={
+            "env": "LEDGER_LOG_ORIGIN",
+            "doc": "the log's name in its checkpoints (first line) and the signing key's name; no spaces "
+            "or '+'",
+        },
+    )
+    checkpoint_witness_dir: Path | None = field(
+        default=None,
+        metadata={
+            "env": "LEDGER_CHECKPOINT_WITNESS_DIR",
+            "doc": "folder outside the database keeping the last issued checkpoint (default var/witness)",
+        },
+    )
+    checkpoint_interval_seconds: int = field(
+        default=2,
+        metadata={
+            "env": "LEDGER_CHECKPOINT_INTERVAL_SECONDS",
+            "doc": "while the log grows, `consume` and `project` sign a checkpoint at least this often",
+        },
+    )
+    # -- the staff service (`serve`) ---------------------------------------------------------------
+    web_host: str = field(
+        default="127.0.0.1",
+        metadata={"env": "LEDGER_WEB_HOST", "doc": "address `serve` listens on (behind the HTTPS proxy)"},
+    )
+    web_port: int = field(default=8000, metadata={"env": "LEDGER_WEB_PORT", "doc": "port `serve` listens on"})
+    web_allow_http: bool = field(
+        default=False,
+        metadata={
+            "env": "LEDGER_WEB_ALLOW_HTTP",
+            "doc": "development only: allow login and session cookies over plain HTTP (otherwise HTTPS, "
+            "as the proxy reports it, is required)",
+        },
+    )
+    web_forwarded_allow_ips: str = field(
+        default="127.0.0.1",
+        metadata={
+            "env": "LEDGER_WEB_FORWARDED_ALLOW_IPS",
+            "doc": "proxies (comma-separated addresses) whose X-Forwarded-Proto/-For `serve` trusts",
+        },
+    )
+    web_session_seconds: int = field(
+        default=28800,
+        metadata={"env": "LEDGER_WEB_SESSION_SECONDS", "doc": "a browser session's lifetime after login"},
+    )
+    web_token_max_days: int = field(
+        default=90,
+        metadata={"env": "LEDGER_WEB_TOKEN_MAX_DAYS", "doc": "the longest lifetime an API token may have"},
+    )
+    web_page_size: int = field(
+        default=50,
+        metadata={"env": "LEDGER_WEB_PAGE_SIZE", "doc": "rows per page of an API list when none is asked"},
+    )
+    web_max_page_size: int = field(
+        default=500,
+        metadata={"env": "LEDGER_WEB_MAX_PAGE_SIZE", "doc": "the most rows one page of an API list holds"},
+    )
+    web_login_max_failures: int = field(
+        default=5,
+        metadata={
+            "env": "LEDGER_WEB_LOGIN_MAX_FAILURES",
+            "doc": "failed logins per user name (and per client address, ten times this) before a pause",
+        },
+    )
+    web_login_window_seconds: int = field(
+        default=900,
+        metadata={
+            "env": "LEDGER_WEB_LOGIN_WINDOW_SECONDS",
+            "doc": "the window failed logins are counted in, and the pause after too many",
+        },
+    )
+    web_break_glass_hours: int = field(
+        default=8,
+        metadata={
+            "env": "LEDGER_WEB_BREAK_GLASS_HOURS",
+            "doc": "the longest a break_glass user (raw dead letters) may stay valid",
+        },
+    )
+
+    @property
+    def witness_dir(self) -> Path:
+        """Where the last issued checkpoint is kept outside the database."""
+        return self.checkpoint_witness_dir or self.var_dir / "witness"
+
+    @property
+    def dev_signing_key(self) -> Path:
+        """The development signing key used when ``LEDGER_SIGNING_KEY_FILE`` is unset."""
+        return self.var_dir / "signing.key"
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -159,9 +274,9 @@ class Settings:
             raw = env.get(f.metadata["env"])
             if raw is None or raw == "":
                 continue
-            if f.name in {"master_key_file", "var_dir"}:
+            if f.name in _PATHS:
                 values[f.name] = Path(raw)
-            elif f.name == "allow_clock_override":
+            elif f.name in _FLAGS:
                 values[f.name] = _flag(f.metadata["env"], raw)
             elif f.name in _INT_MIN:
                 values[f.name] = _integer(f, raw)
@@ -171,8 +286,20 @@ class Settings:
                         f"LEDGER_LOG_LEVEL must be one of {', '.join(LOG_LEVELS)}, got {raw!r}"
                     )
                 values[f.name] = raw.strip().upper()
+            elif f.name == "log_origin":
+                if not is_valid_key_name(raw):
+                    raise SettingsError(
+                        f"LEDGER_LOG_ORIGIN must be a log name without spaces, '+' or control characters, "
+                        f"got {raw!r}"
+                    )
+                values[f.name] = raw
             else:
                 values[f.name] = raw
+        page, most = values.get("web_page_size", 50), values.get("web_max_page_size", 500)
+        if isinstance(page, int) and isinstance(most, int) and page > most:
+            raise SettingsError(
+                f"LEDGER_WEB_PAGE_SIZE ({page}) must not be larger than LEDGER_WEB_MAX_PAGE_SIZE ({most})"
+            )
         return cls(**values)  # type: ignore[arg-type]
 
     @staticmethod

@@ -21,6 +21,7 @@ from typing import Any
 from prometheus_client import CollectorRegistry, Gauge
 
 from ledger.domain.facts import Fact
+from ledger.errors import LedgerError
 from ledger.store.database import LedgerStore
 from ledger.store.dialect import SqlCursor
 from projections.base import ProjectionError, StoredFact, View
@@ -227,9 +228,22 @@ class ProjectionRunner:
 
     # -- service -----------------------------------------------------------------------------
 
-    def run_forever(self, stop: threading.Event, *, poll_seconds: float = 1.0) -> None:
-        """Follow the store until ``stop``: wake on NOTIFY (PostgreSQL) or every ``poll_seconds``."""
+    def run_forever(
+        self,
+        stop: threading.Event,
+        *,
+        poll_seconds: float = 1.0,
+        checkpoint: Callable[[], object] | None = None,
+        checkpoint_every_s: float = 2.0,
+    ) -> None:
+        """Follow the store until ``stop``: wake on NOTIFY (PostgreSQL) or every ``poll_seconds``.
+
+        ``checkpoint`` (``Ledger.checkpoint_if_grown``) is called at most every ``checkpoint_every_s``:
+        the log gets a signed checkpoint while it grows even where no consumer runs. A refusal is logged
+        as an error and tried again later.
+        """
         listener = _Listener(self.store) if self.store.dialect.is_postgres else None
+        next_checkpoint = time.monotonic() + checkpoint_every_s
         try:
             while not stop.is_set():
                 try:
@@ -237,6 +251,12 @@ class ProjectionRunner:
                 except ProjectionError as exc:
                     log.warning("%s; retrying", exc)
                     applied = 0
+                if checkpoint is not None and time.monotonic() >= next_checkpoint:
+                    next_checkpoint = time.monotonic() + checkpoint_every_s
+                    try:
+                        checkpoint()
+                    except LedgerError as exc:
+                        log.error("no checkpoint signed: %s", exc)
                 if applied:
                     continue
                 if listener is not None:

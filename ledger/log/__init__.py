@@ -5,6 +5,10 @@
   roots and proofs read from storage.
 - ``note``: C2SP signed-note v1 with Ed25519 (key texts compatible with Go's ``sumdb/note``).
 - ``checkpoint``, ``tlog_proof``: the C2SP tlog-checkpoint body and tlog-proof text formats.
+- ``storage``: the tree in the ledger's database (``ledger_tree``); ``checkpoints``: the issued
+  checkpoints (``ledger_checkpoints``); ``issue``: signing one, never one that does not extend the last;
+  ``signing``: the signing key file; ``witness``: the copy kept outside the database; ``prove``: proofs
+  from the stored tree.
 """
 
 from __future__ import annotations

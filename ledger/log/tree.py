@@ -25,6 +25,7 @@ __all__ = [
     "consistency_proof",
     "frontier_nodes",
     "inclusion_proof",
+    "inclusion_proofs",
     "subtree_nodes",
     "tree_root",
 ]
@@ -164,6 +165,31 @@ def tree_root(size: int, source: HashSource) -> bytes:
 
 def inclusion_proof(index: int, size: int, source: HashSource) -> list[bytes]:
     """The RFC 9162 inclusion proof of leaf ``index`` in the tree of ``size`` leaves, leaf's sibling first."""
+    return inclusion_proofs([index], size, source)[0]
+
+
+def inclusion_proofs(indexes: Sequence[int], size: int, source: HashSource) -> list[list[bytes]]:
+    """The inclusion proofs of many leaves in the tree of ``size`` leaves, reading every node they need
+    from ``source`` once (an export proves thousands of leaves: one batched read, not one per leaf)."""
+    per_leaf = [_inclusion_ranges(index, size) for index in indexes]
+    per_range: dict[tuple[int, int], list[NodeID]] = {}
+    for ranges in per_leaf:
+        for lo, hi in ranges:
+            if (lo, hi) not in per_range:
+                width = hi - lo
+                if width & (width - 1) == 0:  # a complete subtree (all but the right border): one node
+                    level = width.bit_length() - 1
+                    per_range[lo, hi] = [NodeID(level, lo >> level)]
+                else:
+                    per_range[lo, hi] = subtree_nodes(lo, hi)
+    wanted = list(dict.fromkeys(node for nodes in per_range.values() for node in nodes))
+    stored = dict(zip(wanted, _read(source, wanted), strict=True))
+    folded = {r: _fold([stored[node] for node in nodes]) for r, nodes in per_range.items()}
+    return [[folded[r] for r in ranges] for ranges in per_leaf]
+
+
+def _inclusion_ranges(index: int, size: int) -> list[tuple[int, int]]:
+    """The leaf ranges whose subtree hashes make up the inclusion proof of ``index``, sibling first."""
     if not 0 <= index < size <= MAX_TREE_SIZE:
         raise LogError(f"leaf index {index} is outside a tree of size {size}")
     ranges = []
@@ -176,7 +202,7 @@ def inclusion_proof(index: int, size: int, source: HashSource) -> list[bytes]:
         else:
             ranges.append((lo, lo + k))
             lo += k
-    return _subtree_hashes(source, ranges[::-1])
+    return ranges[::-1]
 
 
 def consistency_proof(size1: int, size2: int, source: HashSource) -> list[bytes]:

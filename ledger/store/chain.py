@@ -7,7 +7,7 @@ import json
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any
 from uuid import UUID
 
@@ -16,8 +16,16 @@ from ledger.domain.catalogue import EVENT_TYPES, stored_topic
 from ledger.events import record_stream
 from ledger.store.database import LedgerStore
 from ledger.store.dialect import SqlCursor
+from ledger.store.tree_audit import LogContext, TreeAudit
 
-__all__ = ["GENESIS_HASH", "ChainReport", "chained_record", "record_hash", "verify_chain"]
+__all__ = [
+    "GENESIS_HASH",
+    "ChainReport",
+    "chained_bytes",
+    "chained_record",
+    "record_hash",
+    "verify_chain",
+]
 
 log = logging.getLogger(__name__)
 
@@ -35,26 +43,43 @@ def chained_record(record: dict[str, Any], seq: int, prev_hash: str) -> dict[str
     return out
 
 
+def chained_bytes(record: dict[str, Any], seq: int, prev_hash: str) -> bytes:
+    """The chained record's canonical bytes (JCS): what ``hash`` covers, and Merkle leaf ``seq - 1``."""
+    return canonical_bytes(chained_record(record, seq, prev_hash))
+
+
 def record_hash(record: dict[str, Any], seq: int, prev_hash: str) -> str:
     """``SHA-256(JCS(stored event without hash))`` as lowercase hex."""
-    return hashlib.sha256(canonical_bytes(chained_record(record, seq, prev_hash))).hexdigest()
+    return hashlib.sha256(chained_bytes(record, seq, prev_hash)).hexdigest()
 
 
 @dataclass(frozen=True)
 class ChainReport:
-    """What ``verify`` reports."""
+    """What ``verify`` reports: the chain, the Merkle tree (size and base64 root), the latest checkpoint
+    (``{size, root, source, valid}``, ``source`` ``table`` or ``witness``) and value-free problems."""
 
     valid: bool
     length: int
     head_hash: str
     first_invalid_seq: int | None
+    tree_size: int = 0
+    root_hash: str | None = None
+    checkpoint: dict[str, Any] | None = None
+    checkpoints_issued: int = 0
+    problems: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-able form."""
         return asdict(self)
 
 
-def verify_chain(store: LedgerStore, *, progress: Callable[[int], None] | None = None) -> ChainReport:
+def verify_chain(
+    store: LedgerStore,
+    *,
+    progress: Callable[[int], None] | None = None,
+    context: LogContext | None = None,
+) -> ChainReport:
     """Recompute every hash and link from the stored events; report the first seq that fails.
 
     A seq fails when it is missing (a deleted chain row), when its stored event is missing or was
@@ -66,9 +91,15 @@ def verify_chain(store: LedgerStore, *, progress: Callable[[int], None] | None =
     event), ``event_id``, ``event_type``, ``subject_id``, ``stream_id``, ``stream_version`` and
     ``recorded_at``; the event row's ``topic``, ``originator_id`` and ``originator_version``; the dedup
     index (``event_id`` -> ``seq``) and the merge index (against the ``SubjectsMerged`` events).
-    ``progress`` is called after each page with the last ``seq`` checked.
+    The Merkle tree and the checkpoints are checked on the way (:class:`ledger.store.tree_audit.TreeAudit`):
+    every stored leaf and subtree against the records, every issued checkpoint's signature (with
+    ``context.key``) and root, and the witness copy (``context.witness_note``); a checkpoint larger than
+    the log fails at ``length + 1`` (a cut tail), one with another root at the first seq after the last
+    checkpoint that still agrees (rewritten history). ``valid`` also needs ``problems`` to be empty (a
+    forged checkpoint names no seq). ``progress`` is called after each page with the last ``seq`` checked.
     """
     started = time.perf_counter()
+    has_tree = store.has_table("ledger_checkpoints")
     notif = store.notification_column
     expected_seq, prev = 1, GENESIS_HASH
     invalid: list[int] = []
@@ -76,6 +107,7 @@ def verify_chain(store: LedgerStore, *, progress: Callable[[int], None] | None =
     versions: dict[str, int] = {}  # stream -> last version seen
     merges: dict[str, tuple[str, str, int]] = {}  # merged -> (survivor, event_id, seq), first one wins
     with store.read() as cur:
+        audit = TreeAudit(cur, context, has_tree=has_tree)
         last = 0
         while True:
             rows = cur.execute(
@@ -92,11 +124,13 @@ def verify_chain(store: LedgerStore, *, progress: Callable[[int], None] | None =
             for row in rows:
                 seq = int(row["seq"])
                 record = _record_of(row["state"]) if row["state"] is not None else None
+                data = chained_bytes(record, seq, prev) if record is not None else None
+                audit.add(seq, data)
                 ok = (
                     seq == expected_seq
                     and row["prev_hash"] == prev
-                    and record is not None
-                    and record_hash(record, seq, prev) == row["hash"]
+                    and data is not None
+                    and hashlib.sha256(data).hexdigest() == row["hash"]
                 )
                 if record is not None:
                     # Also counts the record's stream version when the row already failed.
@@ -113,6 +147,7 @@ def verify_chain(store: LedgerStore, *, progress: Callable[[int], None] | None =
                 expected_seq = seq + 1
                 length = seq
                 last = seq
+            audit.check_page()
             if progress is not None:
                 progress(last)
         events = int(cur.execute(f"SELECT COUNT(*) AS n FROM {store.events_table}").scalar())
@@ -120,7 +155,11 @@ def verify_chain(store: LedgerStore, *, progress: Callable[[int], None] | None =
         if events != chained:
             invalid.append(length + 1)
         invalid.extend(min(s, length + 1) for s in _index_faults(cur, merges))
-    first_invalid = min(invalid, default=None)
+        chain_invalid = min(invalid, default=None)
+        tree = audit.finish(length)
+    problems = [] if chain_invalid is None else [f"chain: first invalid seq {chain_invalid}"]
+    problems += audit.problems
+    first_invalid = min([*invalid, *audit.invalid], default=None)
     log.debug(
         "verified %d chain rows (%d events): first invalid seq %s, %.1f ms",
         length,
@@ -129,10 +168,13 @@ def verify_chain(store: LedgerStore, *, progress: Callable[[int], None] | None =
         (time.perf_counter() - started) * 1000,
     )
     return ChainReport(
-        valid=first_invalid is None,
+        valid=first_invalid is None and not problems,
         length=length,
         head_hash=prev,
         first_invalid_seq=first_invalid,
+        problems=problems,
+        warnings=audit.warnings,
+        **tree,
     )
 
 

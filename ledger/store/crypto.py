@@ -7,7 +7,6 @@ import hashlib
 import hmac
 import logging
 import secrets
-import stat
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -16,7 +15,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from ledger.canonical import canonical_bytes
 from ledger.errors import LedgerError
-from ledger.store.files import create_private_file, make_private_dir
+from ledger.store.files import create_private_file, make_private_dir, open_to_others
 
 __all__ = [
     "KEY_CHECK_KID",
@@ -66,11 +65,9 @@ class FileMasterKey:
             text = path.read_text()
         except OSError as exc:
             raise MasterKeyError(f"cannot read the master key file {path} (LEDGER_MASTER_KEY_FILE)") from exc
-        if mode & (stat.S_IRWXG | stat.S_IRWXO):
-            raise MasterKeyError(
-                f"the master key file {path} is open to group or others (mode {stat.S_IMODE(mode):04o}); "
-                f"run `chmod 600 {path}`"
-            )
+        problem = open_to_others(path, mode, "master key file")
+        if problem is not None:
+            raise MasterKeyError(problem)
         try:
             key = base64.b64decode(text.strip(), validate=True)
         except ValueError as exc:

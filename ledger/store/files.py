@@ -10,7 +10,7 @@ import os
 import stat
 from pathlib import Path
 
-__all__ = ["create_private_file", "make_private_dir", "read_only_location"]
+__all__ = ["create_private_file", "make_private_dir", "open_to_others", "read_only_location"]
 
 PRIVATE_DIR_MODE = 0o700
 PRIVATE_FILE_MODE = 0o600
@@ -60,3 +60,16 @@ def read_only_location(path: Path) -> bool:
         if not os.access(target, os.W_OK) or not mode & (stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH):
             return True
     return False
+
+
+def open_to_others(path: Path, mode: int, what: str) -> str | None:
+    """Why a secret file of ``mode`` must be refused (group or others have some access), or None.
+
+    The reason names the file and the fix (``chmod 600``); ``what`` says which file it is.
+    """
+    if not mode & (stat.S_IRWXG | stat.S_IRWXO):
+        return None
+    return (
+        f"the {what} {path} is open to group or others (mode {stat.S_IMODE(mode):04o}); "
+        f"run `chmod 600 {path}`"
+    )

@@ -12,7 +12,7 @@ KEY_CHECK_META = "master_key_check"
 
 
 def create_statements(d: Dialect) -> list[str]:
-    """CREATE TABLE/INDEX statements (idempotent) for the chain, keys, dedup and indexes."""
+    """CREATE TABLE/INDEX statements (idempotent): chain, tree, checkpoints, keys, dedup and indexes."""
     big, blob = d.bigint, d.blob
     t = d.table
     return [
@@ -78,4 +78,10 @@ def create_statements(d: Dialect) -> list[str]:
         f"CREATE TABLE IF NOT EXISTS {t('ledger_dlq_outbox')} (dlq_id TEXT PRIMARY KEY)",
         # Conservation counters (spec 3.5 point 5), updated in the same transaction as the effect.
         f"CREATE TABLE IF NOT EXISTS {t('ledger_counters')} (name TEXT PRIMARY KEY, value {big} NOT NULL)",
+        # The Merkle tree over the chain's records (leaf seq - 1): one row per complete subtree, keyed
+        # node = index * 64 + level (ledger.log.storage), written once by the append transaction.
+        f"CREATE TABLE IF NOT EXISTS {t('ledger_tree')} (node {big} PRIMARY KEY, hash {blob} NOT NULL)",
+        # Every signed checkpoint the ledger issued (C2SP tlog-checkpoint notes), kept for good.
+        f"CREATE TABLE IF NOT EXISTS {t('ledger_checkpoints')} (tree_size {big} PRIMARY KEY, "
+        "root_hash TEXT NOT NULL, note TEXT NOT NULL, issued_at TEXT NOT NULL)",
     ]

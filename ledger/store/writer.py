@@ -24,11 +24,13 @@ from ledger.domain.timeutil import format_instant
 from ledger.domain.validation import check_against_ledger, validate_event
 from ledger.errors import ErrorCode, EventRejected
 from ledger.events import LedgerEvent, event_class, record_stream
+from ledger.log.tree import Frontier
 from ledger.store import erasure, parking
-from ledger.store.chain import GENESIS_HASH, record_hash
+from ledger.store.chain import GENESIS_HASH, chained_bytes
 from ledger.store.crypto import MasterKeyError, encrypt_value, seal_value
 from ledger.store.database import LedgerStore
 from ledger.store.dialect import InList, SqlCursor
+from ledger.store.integrate import TreeIntegrator
 from ledger.store.keystore import DEAD_LETTER_CATEGORY, FINGERPRINT_CATEGORY, KeyStore, RingState
 from ledger.store.messages import BatchResult, DeadLetter, Message
 
@@ -142,13 +144,15 @@ class KeyUnavailable(Exception):
 @dataclass
 class WriterState:
     """What a writer learnt of the ledger while appending, true from its commit (``generation``) until
-    another transaction writes: key rows, stream versions, merges and referenced entities."""
+    another transaction writes: key rows, stream versions, merges, referenced entities and the Merkle
+    tree's frontier."""
 
     generation: int
     ring: RingState
     versions: dict[UUID, int]
     merged: dict[str, str | None]
     entities: dict[tuple[str, str], dict[str, Any] | None]
+    frontier: Frontier | None = None
 
     @property
     def size(self) -> int:
@@ -194,6 +198,8 @@ class BatchWriter:
         # (kind, id) -> row, or None: not created (yet)
         self._entities: dict[tuple[str, str], dict[str, Any] | None] = carried.entities if carried else {}
         self._new_entities: list[tuple[str, ...]] = []
+        # The Merkle tree's right border after the last batch (None: read it from the table).
+        self._frontier: Frontier | None = carried.frontier if carried else None
         # Parked events of this batch's event ids and all parked references, loaded by parking.load.
         self.parked: dict[str, tuple[str, str]] = {}
         self.parked_refs: set[tuple[str, str]] = set()
@@ -232,7 +238,9 @@ class BatchWriter:
 
     def state(self, generation: int) -> WriterState:
         """This writer's knowledge, for the next transaction of the same writer (valid once committed)."""
-        return WriterState(generation, self.ring.state(), self._versions, self._merged, self._entities)
+        return WriterState(
+            generation, self.ring.state(), self._versions, self._merged, self._entities, self._frontier
+        )
 
     def _prefetch(self, events: Sequence[dict[str, Any]], rejected_subjects: Sequence[str] = ()) -> None:
         ids = [e["event_id"] for e in events]
@@ -576,11 +584,17 @@ class BatchWriter:
         ids = self.store.insert_events(cur, self._pending)
         head = cur.execute("SELECT seq, hash FROM {t:ledger_chain} ORDER BY seq DESC LIMIT 1").one()
         seq, prev = (int(head["seq"]), str(head["hash"])) if head else (0, GENESIS_HASH)
+        # Leaf seq - 1 of the Merkle tree is the chained record's canonical bytes, computed once: the
+        # chain hash is SHA-256 of them, the leaf hash SHA-256 of 0x00 and them.
+        tree = TreeIntegrator(self.store, cur, seq, self._frontier) if self._pending else None
         chain_rows: list[tuple[Any, ...]] = []
         dedup_rows: list[tuple[Any, ...]] = []
         for event, nid in zip(self._pending, ids, strict=True):
             seq += 1
-            digest = record_hash(event.record, seq, prev)
+            data = chained_bytes(event.record, seq, prev)
+            digest = hashlib.sha256(data).hexdigest()
+            if tree is not None:
+                tree.add(data)
             rec = event.record
             chain_rows.append(
                 (
@@ -619,6 +633,9 @@ class BatchWriter:
             chain_rows,
         )
         cur.insert_rows("ledger_dedup", ("event_id", "fp_kid", "fingerprint", "seq"), dedup_rows)
+        if tree is not None:
+            tree.flush()
+            self._frontier = tree.frontier
         # Dead letters already in the table are older than anything stored now: a stored event_id
         # means its fix arrived (spec 3.6 REPLAYED). Rows of this batch were marked as they went.
         stored_ids = [r[0] for r in dedup_rows]

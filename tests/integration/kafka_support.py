@@ -108,6 +108,8 @@ class PgLedger:
                 "LEDGER_KAFKA_SESSION_TIMEOUT_MS": "6000",
                 "LEDGER_LOG_LEVEL": "INFO",
                 "LEDGER_BATCH_SIZE": "200",
+                # The signing key and checkpoint copy of this test's ledger, not the repository's var/.
+                "LEDGER_VAR_DIR": str(self.tmp / "var"),
             }
         )
         env.update(extra)

@@ -93,7 +93,7 @@ def _consume_in_process(
     idle: float = 4.0,
     decode_workers: int = 1,
 ) -> Ledger:
-    ledger = Ledger.open(Settings(database_url=pg.url, master_key_file=pg.key_file))
+    ledger = Ledger.open(Settings(database_url=pg.url, master_key_file=pg.key_file, var_dir=pg.tmp / "var"))
     consumer = _consumer(ledger, topic, dlq, metrics=metrics, decode_workers=decode_workers)
     try:
         consumer.run(threading.Event(), idle_exit_s=idle)
@@ -429,7 +429,11 @@ def test_a_killed_decoding_helper_loses_nothing(topics: tuple[str, str], pg_ledg
     topic, dlq = topics
     events = _sample(4_000, seed=26)
     publish(topic, events)
-    ledger = Ledger.open(Settings(database_url=pg_ledger.url, master_key_file=pg_ledger.key_file))
+    ledger = Ledger.open(
+        Settings(
+            database_url=pg_ledger.url, master_key_file=pg_ledger.key_file, var_dir=pg_ledger.tmp / "var"
+        )
+    )
     consumer = _consumer(ledger, topic, dlq, batch_size=100, decode_workers=1)
     killed: list[int] = []
 
@@ -483,7 +487,11 @@ def test_a_subject_whose_key_cannot_be_opened_is_dead_lettered_and_the_partition
 
     topic, dlq = topics
     broken, other = new_id(), new_id()
-    setup = Ledger.open(Settings(database_url=pg_ledger.url, master_key_file=pg_ledger.key_file))
+    setup = Ledger.open(
+        Settings(
+            database_url=pg_ledger.url, master_key_file=pg_ledger.key_file, var_dir=pg_ledger.tmp / "var"
+        )
+    )
     try:
         first = collected(broken, [("contact_details", "email", "old.key@example.com")])
         setup.ingest_messages([Message("setup", None, None, event=first)])

@@ -63,7 +63,10 @@ def test_an_empty_poll_expires_parked_events_past_the_grace_and_announces_them(
 ):
     topic, dlq = create_topics(1)
     ledger = Ledger.open(
-        Settings(database_url=pg_ledger.url, master_key_file=pg_ledger.key_file), clock=clock
+        Settings(
+            database_url=pg_ledger.url, master_key_file=pg_ledger.key_file, var_dir=pg_ledger.tmp / "var"
+        ),
+        clock=clock,
     )
     consumer = LedgerConsumer(
         ledger,

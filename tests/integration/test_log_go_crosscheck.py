@@ -1,6 +1,7 @@
 """The ledger's transparency log checked by an independent implementation: Go's golang.org/x/mod
 ``sumdb/note`` and ``sumdb/tlog`` (the same RFC 6962 hashing), through the small Go program in
-``tests/go/crosscheck``, and notes signed by Go checked by both Python verifiers.
+``tests/go/crosscheck``, and notes signed by Go checked by both Python verifiers. The last tests do the
+same for a real ledger: checkpoints, tlog-proof files and consistency proofs written by its CLI.
 
 The Go program is built once per session into ``.cache/go/`` (module and build caches there too).
 Without a Go toolchain the tests skip, unless ``LEDGER_REQUIRE_SERVICES=1``, when they fail.
@@ -13,6 +14,7 @@ import importlib.util
 import json
 import os
 import shutil
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -21,10 +23,12 @@ from typing import Any
 
 import pytest
 
+from ledger.canonical import canonical_bytes
 from ledger.log.checkpoint import Checkpoint, open_checkpoint, sign_checkpoint
 from ledger.log.merkle import leaf_hash
 from ledger.log.note import SignerKey, VerifierKey, open_note, sign_note
 from ledger.log.tree import Frontier, MemoryHashSource, consistency_proof, inclusion_proof
+from ledger.sample import generate_events, write_jsonl
 
 REPO = Path(__file__).resolve().parents[2]
 GO_MODULE = REPO / "tests" / "go" / "crosscheck"
@@ -303,3 +307,128 @@ def test_go_signer_key_text_parses_to_the_go_verifier_key(report: dict[str, Any]
     assert signer.secret_text() == report["go_skey"]
     note = sign_note("signed in Python with a Go key\n", [signer])
     assert open_note(note, [VerifierKey.parse(report["go_vkey"])]).text == "signed in Python with a Go key\n"
+
+
+# -- a real ledger, through its command line -------------------------------------------------------
+
+
+def _cli(cwd: Path, *args: str) -> str:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LEDGER_")}
+    proc = subprocess.run(
+        [sys.executable, "-m", "ledger.cli", *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr
+    return proc.stdout
+
+
+def _ledger_leaves(db: Path) -> list[bytes]:
+    """Every leaf's bytes read from the ledger's database file: JCS of the record, seq and prev_hash."""
+    with sqlite3.connect(db) as conn:
+        rows = conn.execute(
+            "SELECT c.seq, c.prev_hash, e.state FROM ledger_chain c JOIN stored_events e "
+            "ON e.rowid = c.notification_id ORDER BY c.seq"
+        ).fetchall()
+    return [
+        canonical_bytes({**json.loads(state)["record"], "seq": seq, "prev_hash": prev})
+        for seq, prev, state in rows
+    ]
+
+
+def _tamper_proof_text(text: str) -> str:
+    header, index, first, rest = text.split("\n", 3)
+    return "\n".join([header, index, _b64(_flip_first_bit(base64.b64decode(first))), rest])
+
+
+@pytest.fixture(scope="module")
+def real_ledger(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """A SQLite ledger built with `privacy-ledger ingest` and `checkpoint` (three checkpoints), with
+    proofs written by `proof inclusion` and `proof consistency`."""
+    tmp = tmp_path_factory.mktemp("real-ledger")
+    events = generate_events(seed=9, subjects=12)
+    checkpoints = []
+    for number, part in enumerate((events[:70], events[70:71], events[71:])):
+        write_jsonl(tmp / f"part{number}.jsonl", part)
+        _cli(tmp, "ingest", str(tmp / f"part{number}.jsonl"))
+        checkpoints.append(json.loads(_cli(tmp, "checkpoint")))
+    sizes = [c["size"] for c in checkpoints]
+    proofs, proofs_valid = [], []
+    for seq in sorted({1, 2, 3, sizes[0] - 1, sizes[0], sizes[1], sizes[2]}):
+        for size in sizes:
+            if seq <= size:
+                text = _cli(tmp, "proof", "inclusion", str(seq), "--checkpoint", str(size))
+                proofs.append({"text": text, "seq": seq})
+                proofs_valid.append(True)
+    proofs.append({"text": _tamper_proof_text(proofs[-1]["text"]), "seq": proofs[-1]["seq"]})
+    proofs_valid.append(False)
+    consistency, consistency_valid = [], []
+    for i, old in enumerate(checkpoints):
+        for new in checkpoints[i + 1 :]:
+            lines = _cli(tmp, "proof", "consistency", str(old["size"]), str(new["size"])).split()
+            consistency.append({"old": old["note"], "new": new["note"], "proof": lines})
+            consistency_valid.append(True)
+    tampered = dict(consistency[0])
+    tampered["proof"] = [
+        _b64(_flip_first_bit(base64.b64decode(tampered["proof"][0]))),
+        *tampered["proof"][1:],
+    ]
+    consistency.append(tampered)
+    consistency_valid.append(False)
+    leaves = _ledger_leaves(tmp / "var" / "ledger.db")
+    assert len(leaves) == sizes[-1]
+    request = {
+        "ledger": {
+            "vkey": checkpoints[-1]["verifier_key"],
+            "checkpoints": [c["note"] for c in checkpoints],
+            "leaves": [_b64(leaf) for leaf in leaves],
+            "tlog_proofs": proofs,
+            "consistency": consistency,
+        }
+    }
+    return {
+        "request": request,
+        "sizes": sizes,
+        "proofs_valid": proofs_valid,
+        "consistency_valid": consistency_valid,
+    }
+
+
+@pytest.fixture(scope="module")
+def ledger_report(crosscheck_program: Path, real_ledger: dict[str, Any]) -> dict[str, Any]:
+    """What Go's note and tlog packages say about the real ledger's checkpoints and proofs."""
+    result = subprocess.run(
+        [str(crosscheck_program)],
+        input=json.dumps(real_ledger["request"]),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    parsed: dict[str, Any] = json.loads(result.stdout)
+    return parsed
+
+
+def test_go_opens_a_real_ledgers_checkpoints_and_computes_their_roots_from_its_records(
+    real_ledger: dict[str, Any], ledger_report: dict[str, Any]
+) -> None:
+    assert len(set(real_ledger["sizes"])) == 3
+    assert ledger_report["checkpoints"] == [{"ok": True, "go_proof": None}] * 3
+
+
+def test_go_tlog_accepts_a_real_ledgers_tlog_proof_files_and_rejects_an_altered_one(
+    real_ledger: dict[str, Any], ledger_report: dict[str, Any]
+) -> None:
+    verdicts = ledger_report["tlog_proofs"]
+    assert [v["ok"] for v in verdicts] == real_ledger["proofs_valid"], [v.get("error") for v in verdicts]
+    assert len(verdicts) > 10
+
+
+def test_go_tlog_accepts_a_real_ledgers_consistency_proofs_and_rejects_an_altered_one(
+    real_ledger: dict[str, Any], ledger_report: dict[str, Any]
+) -> None:
+    verdicts = ledger_report["consistency"]
+    assert [v["ok"] for v in verdicts] == real_ledger["consistency_valid"], [v.get("error") for v in verdicts]

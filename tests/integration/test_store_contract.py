@@ -158,7 +158,7 @@ def test_personal_fields_are_stored_as_encrypted_envelopes(ledger: Ledger):
     assert row is not None
     item = json.loads(bytes(row["state"]))["record"]["payload"]["data_items"][0]
     assert item["category"] == "contact_details" and item["field"] == "email"
-    assert set(item["value"]) == {"enc", "kid", "cat"}
+    assert set(item["value"]) == {"enc", "kid", "cat", "c"}  # c: the salted commitment (README)
     assert item["value"]["cat"] == "contact_details"
     assert item["value"]["kid"] == f"{subject}/contact_details/v1"
 

@@ -1,6 +1,7 @@
 // Command crosscheck verifies the Privacy Ledger's transparency-log output with Go's reference
 // implementations, golang.org/x/mod/sumdb/note and golang.org/x/mod/sumdb/tlog, and signs a note
-// with a Go-generated key for the reverse check. It reads one JSON request on stdin and writes one
+// with a Go-generated key for the reverse check. With a "ledger" request it checks what a real ledger
+// issued through its command line: checkpoints, tlog-proof files and consistency proofs. It reads one JSON request on stdin and writes one
 // JSON report on stdout; the Python test (tests/integration/test_log_go_crosscheck.py) judges it.
 package main
 
@@ -42,6 +43,7 @@ type consistencyCase struct {
 }
 
 type request struct {
+	Ledger      *ledgerRequest    `json:"ledger"`
 	VerifierKey string            `json:"vkey"`
 	SignerKey   string            `json:"skey"`
 	Checkpoint  string            `json:"checkpoint"`
@@ -298,6 +300,18 @@ func main() {
 		fmt.Fprintln(os.Stderr, "crosscheck: bad request:", err)
 		os.Exit(2)
 	}
+	if req.Ledger != nil {
+		rep, err := runLedger(*req.Ledger)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "crosscheck:", err)
+			os.Exit(1)
+		}
+		if err := json.NewEncoder(os.Stdout).Encode(rep); err != nil {
+			fmt.Fprintln(os.Stderr, "crosscheck:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	rep, err := run(req)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "crosscheck:", err)
@@ -307,4 +321,164 @@ func main() {
 		fmt.Fprintln(os.Stderr, "crosscheck:", err)
 		os.Exit(1)
 	}
+}
+
+// ledgerRequest is what a real ledger produced through its command line: the checkpoints it signed,
+// the leaf bytes of its records (read from its database), tlog-proof files and consistency proofs.
+type ledgerRequest struct {
+	VerifierKey string              `json:"vkey"`
+	Checkpoints []string            `json:"checkpoints"`
+	Leaves      [][]byte            `json:"leaves"`
+	TlogProofs  []ledgerTlogProof   `json:"tlog_proofs"`
+	Consistency []ledgerConsistency `json:"consistency"`
+}
+
+type ledgerTlogProof struct {
+	Text string `json:"text"`
+	Seq  int64  `json:"seq"`
+}
+
+type ledgerConsistency struct {
+	Old   string   `json:"old"`
+	New   string   `json:"new"`
+	Proof [][]byte `json:"proof"`
+}
+
+type ledgerReport struct {
+	Checkpoints []verdict `json:"checkpoints"`
+	TlogProofs  []verdict `json:"tlog_proofs"`
+	Consistency []verdict `json:"consistency"`
+}
+
+// parseTlogProof reads a c2sp.org/tlog-proof@v1 text: header, optional extra, index, hashes, an empty
+// line, then the signed checkpoint note verbatim.
+func parseTlogProof(text string) (int64, []tlog.Hash, string, error) {
+	lines := strings.SplitAfter(text, "\n")
+	next := func() (string, error) {
+		if len(lines) == 0 || !strings.HasSuffix(lines[0], "\n") {
+			return "", fmt.Errorf("tlog-proof is truncated")
+		}
+		line := strings.TrimSuffix(lines[0], "\n")
+		lines = lines[1:]
+		return line, nil
+	}
+	line, err := next()
+	if err != nil || line != "c2sp.org/tlog-proof@v1" {
+		return 0, nil, "", fmt.Errorf("not a tlog-proof@v1")
+	}
+	if line, err = next(); err != nil {
+		return 0, nil, "", err
+	}
+	if strings.HasPrefix(line, "extra ") {
+		if line, err = next(); err != nil {
+			return 0, nil, "", err
+		}
+	}
+	if !strings.HasPrefix(line, "index ") {
+		return 0, nil, "", fmt.Errorf("no index line")
+	}
+	index, err := strconv.ParseInt(strings.TrimPrefix(line, "index "), 10, 64)
+	if err != nil {
+		return 0, nil, "", err
+	}
+	var proof []tlog.Hash
+	for {
+		if line, err = next(); err != nil {
+			return 0, nil, "", err
+		}
+		if line == "" {
+			break
+		}
+		raw, err := base64.StdEncoding.DecodeString(line)
+		if err != nil {
+			return 0, nil, "", err
+		}
+		h, err := toHash(raw)
+		if err != nil {
+			return 0, nil, "", err
+		}
+		proof = append(proof, h)
+	}
+	return index, proof, strings.Join(lines, ""), nil
+}
+
+func runLedger(req ledgerRequest) (ledgerReport, error) {
+	var rep ledgerReport
+	verifier, err := note.NewVerifier(req.VerifierKey)
+	if err != nil {
+		return rep, fmt.Errorf("ledger verifier key: %w", err)
+	}
+	known := note.VerifierList(verifier)
+	// The tree as tlog builds it from the ledger's leaf bytes, independently of the ledger's own hashes.
+	own := hashStore{}
+	for i, data := range req.Leaves {
+		hashes, err := tlog.StoredHashes(int64(i), data, own)
+		if err != nil {
+			return rep, err
+		}
+		first := tlog.StoredHashCount(int64(i))
+		for j, h := range hashes {
+			own[first+int64(j)] = h
+		}
+	}
+	open := func(msg string) (int64, tlog.Hash, error) {
+		_, _, size, root, err := openCheckpoint(msg, known)
+		if err != nil {
+			return 0, tlog.Hash{}, err
+		}
+		h, err := toHash(root)
+		return size, h, err
+	}
+	for _, msg := range req.Checkpoints {
+		v := verdict{}
+		size, root, err := open(msg)
+		if err == nil {
+			var th tlog.Hash
+			th, err = tlog.TreeHash(size, own)
+			if err == nil && th != root {
+				err = fmt.Errorf("tlog's tree hash of the ledger's %d leaves differs from the checkpoint root", size)
+			}
+		}
+		v.OK, v.Error = err == nil, errorText(err)
+		rep.Checkpoints = append(rep.Checkpoints, v)
+	}
+	for _, p := range req.TlogProofs {
+		v := verdict{}
+		index, proof, msg, err := parseTlogProof(p.Text)
+		if err == nil && index != p.Seq-1 {
+			err = fmt.Errorf("index %d is not leaf %d", index, p.Seq-1)
+		}
+		var size int64
+		var root tlog.Hash
+		if err == nil {
+			size, root, err = open(msg)
+		}
+		if err == nil && (index < 0 || index >= int64(len(req.Leaves))) {
+			err = fmt.Errorf("no leaf %d", index)
+		}
+		if err == nil {
+			err = tlog.CheckRecord(proof, size, root, index, tlog.RecordHash(req.Leaves[index]))
+		}
+		v.OK, v.Error = err == nil, errorText(err)
+		rep.TlogProofs = append(rep.TlogProofs, v)
+	}
+	for _, c := range req.Consistency {
+		v := verdict{}
+		oldSize, oldRoot, err := open(c.Old)
+		var newSize int64
+		var newRoot tlog.Hash
+		if err == nil {
+			newSize, newRoot, err = open(c.New)
+		}
+		var proof []tlog.Hash
+		if err == nil {
+			proof, err = toHashes(c.Proof)
+		}
+		if err == nil {
+			err = tlog.CheckTree(proof, newSize, newRoot, oldSize, oldRoot)
+		}
+		v.OK, v.Error = err == nil, errorText(err)
+		rep.Consistency = append(rep.Consistency, v)
+	}
+	return rep, nil
 }
