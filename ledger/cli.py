@@ -132,6 +132,93 @@ def cmd_verify(args: argparse.Namespace) -> int:
     return 0 if report.valid else 1
 
 
+def _write_out(path: str, text: str) -> None:
+    """Write a public artefact (checkpoint note, proof) to ``--out``; a bad path is a usage error."""
+    try:
+        Path(path).write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise LedgerError(f"cannot write --out {path}: {exc.strerror or type(exc).__name__}") from None
+
+
+def cmd_checkpoint(args: argparse.Namespace) -> int:
+    """Sign a checkpoint of the log if it grew since the last one (else show the last); exit 1 if refused."""
+    from ledger.log.issue import CheckpointRefused
+
+    ledger = _open(args)
+    try:
+        try:
+            checkpoint, issued = ledger.issue_checkpoint()
+        except CheckpointRefused as exc:
+            print(f"privacy-ledger: {exc}", file=sys.stderr)
+            return exit_codes.FAILURE
+        verifier = ledger.verifier_key.text
+    finally:
+        ledger.close()
+    if args.out:
+        _write_out(args.out, checkpoint.note)
+    status = "issued" if issued else "unchanged"
+    _print({"status": status, **checkpoint.as_dict(), "verifier_key": verifier, "out": args.out})
+    return exit_codes.OK
+
+
+def cmd_proof_inclusion(args: argparse.Namespace) -> int:
+    """Write the tlog-proof of one record's inclusion in an issued checkpoint."""
+    import base64
+
+    from ledger.log.prove import TreeMismatch
+    from ledger.log.witness import note_size
+
+    ledger = _open(args, read_only=True)
+    try:
+        try:
+            proof, leaf = ledger.inclusion_proof(args.seq, args.checkpoint)
+        except TreeMismatch as exc:
+            print(f"privacy-ledger: {exc}", file=sys.stderr)
+            return exit_codes.FAILURE
+    finally:
+        ledger.close()
+    text = proof.to_text()
+    if not args.out:
+        sys.stdout.write(text)
+        return exit_codes.OK
+    _write_out(args.out, text)
+    _print(
+        {
+            "seq": args.seq,
+            "index": proof.index,
+            "checkpoint_size": note_size(proof.checkpoint),
+            "leaf_hash": base64.b64encode(leaf).decode(),
+            "hashes": len(proof.proof),
+            "out": args.out,
+        }
+    )
+    return exit_codes.OK
+
+
+def cmd_proof_consistency(args: argparse.Namespace) -> int:
+    """Write the consistency proof between two tree sizes, one base64 hash a line."""
+    import base64
+
+    from ledger.log.prove import TreeMismatch
+
+    ledger = _open(args, read_only=True)
+    try:
+        try:
+            proof = ledger.consistency_proof(args.old, args.new)
+        except TreeMismatch as exc:
+            print(f"privacy-ledger: {exc}", file=sys.stderr)
+            return exit_codes.FAILURE
+    finally:
+        ledger.close()
+    text = "".join(base64.b64encode(h).decode() + "\n" for h in proof)
+    if not args.out:
+        sys.stdout.write(text)
+        return exit_codes.OK
+    _write_out(args.out, text)
+    _print({"old": args.old, "new": args.new, "hashes": len(proof), "out": args.out})
+    return exit_codes.OK
+
+
 def cmd_health(args: argparse.Namespace) -> int:
     """Print ingestion health (spec 6.13) and projection lag; exit 1 only if the counters do not conserve."""
     from projections.runner import read_lag
@@ -162,19 +249,30 @@ def cmd_sample(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    """Generate the sample data, ingest it, print a summary and verify the chain."""
+    """Generate the sample data, ingest it, print a summary, sign a checkpoint and verify the log."""
     from ledger.sample import generate_events, write_jsonl
 
     settings = Settings.from_env()
     out = settings.var_dir / f"sample-seed{args.seed}.jsonl"
     make_private_dir(out.parent)
     write_jsonl(out, generate_events(seed=args.seed, subjects=args.subjects))
+    from ledger.log.issue import CheckpointRefused
     from projections.service import Projections
 
     ledger = Ledger.open(settings, clock=_clock(settings, args.clock))
     try:
         result = ledger.ingest_files([out])
         counts = ledger.counts()
+        # The embedded default leaves a signed checkpoint of what it holds (no service signs one here).
+        try:
+            issued, fresh = ledger.issue_checkpoint()
+            signed: dict[str, Any] = {
+                "status": "issued" if fresh else "unchanged",
+                "size": issued.size,
+                "root": issued.as_dict()["root"],
+            }
+        except CheckpointRefused as exc:
+            signed = {"status": "refused", "reason": str(exc)}
         report = ledger.verify()
         projections = Projections(ledger.store, ledger.keys, ledger.codes)
         projections.catch_up()
@@ -189,6 +287,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
             "sample_file": str(out),
             "this_run": result.summary(),
             "ledger": counts,
+            "checkpoint": signed,
             "verify": report.as_dict(),
             "outstanding_requests": {
                 "count": len(outstanding),
@@ -208,7 +307,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
             "next": "privacy-ledger query requests | alerts | inventory --subject ID | ropa | ...",
         }
     )
-    return 0 if report.valid else 1
+    return 0 if report.valid and signed["status"] != "refused" else 1
 
 
 def _count_by(rows: list[dict[str, Any]], key: str) -> dict[str, int]:
@@ -307,6 +406,53 @@ def build_parser() -> argparse.ArgumentParser:
     s.set_defaults(func=cmd_verify)
 
     s = sub.add_parser(
+        "checkpoint",
+        help="sign a checkpoint of the log (C2SP tlog-checkpoint, Ed25519) if it grew",
+        description="Signs a checkpoint of the Merkle tree over the records (origin LEDGER_LOG_ORIGIN, "
+        "key LEDGER_SIGNING_KEY_FILE), keeps it in the database and in LEDGER_CHECKPOINT_WITNESS_DIR, and "
+        "prints {status: issued|unchanged, size, root, issued_at, note, verifier_key, out}. If the log "
+        "has not grown since the last checkpoint, that one is shown (unchanged). Exit 1, nothing signed, "
+        "if the database does not extend the last issued checkpoint or the witness copy (a cut tail, "
+        "rewritten history, or an older backup restored).",
+    )
+    s.add_argument("--out", metavar="FILE", help="also write the signed checkpoint note to FILE")
+    s.set_defaults(func=cmd_checkpoint)
+
+    s = sub.add_parser("proof", help="Merkle proofs: a record's inclusion, two tree sizes' consistency")
+    proof = s.add_subparsers(dest="proof_command", required=True, help="the kind of proof")
+    s = proof.add_parser(
+        "inclusion",
+        help="prove a record is in an issued checkpoint (C2SP tlog-proof@v1)",
+        description="Writes the C2SP tlog-proof@v1 of record SEQ (leaf SEQ - 1): the index, the inclusion "
+        "proof hashes and the signed checkpoint. Read only. Without --out the proof goes to stdout; with "
+        "it, a JSON summary {seq, index, checkpoint_size, leaf_hash, hashes, out}. Exit 2 if SEQ is not "
+        "in the tree or no issued checkpoint covers it (run `privacy-ledger checkpoint`), 1 if the stored "
+        "tree no longer leads to the checkpoint's root.",
+    )
+    s.add_argument("seq", type=positive_int, help="the record's seq (as in `subject` and `verify`)")
+    s.add_argument(
+        "--checkpoint",
+        type=positive_int,
+        metavar="SIZE",
+        help="the tree size of the issued checkpoint to prove against (default: the latest)",
+    )
+    s.add_argument("--out", metavar="FILE", help="write the proof to FILE instead of stdout")
+    s.set_defaults(func=cmd_proof_inclusion)
+    s = proof.add_parser(
+        "consistency",
+        help="prove the tree of size NEW extends the tree of size OLD (RFC 9162)",
+        description="Writes the RFC 9162 consistency proof from tree size OLD to NEW, one base64 hash a "
+        "line (none when OLD = NEW). OLD and NEW are normally sizes of issued checkpoints (the verifier "
+        "takes both roots from the signed notes); any sizes 1 <= OLD <= NEW <= the tree's size are "
+        "accepted. Read only. Exit 2 for sizes outside that range, 1 if the stored tree disagrees with "
+        "the checkpoints of those sizes.",
+    )
+    s.add_argument("old", type=positive_int, help="the earlier tree size")
+    s.add_argument("new", type=positive_int, help="the later tree size")
+    s.add_argument("--out", metavar="FILE", help="write the hashes to FILE instead of stdout")
+    s.set_defaults(func=cmd_proof_consistency)
+
+    s = sub.add_parser(
         "health",
         help="ingestion counters, open dead letters, parked messages and projection lag",
         description="Ingestion health (spec 6.13) as JSON. Read only. Exit 0, or 1 if the counters do not "
@@ -325,7 +471,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--out", default="var/sample.jsonl", help="output JSON-lines file (default %(default)s)")
     s.set_defaults(func=cmd_sample)
 
-    s = sub.add_parser("demo", help="sample data -> ingest -> summary -> verify")
+    s = sub.add_parser("demo", help="sample data -> ingest -> summary -> checkpoint -> verify")
     s.add_argument("--seed", type=int, default=7, help="random seed of the sample data (default %(default)s)")
     s.add_argument(
         "--subjects",
@@ -379,6 +525,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_project_command(sub)
     add_query_command(sub)
+
+    from ledger.export.cli import add_export_commands
+
+    add_export_commands(sub)
+
+    from ledger.web.cli import add_web_commands  # serve, users, tokens (FastAPI imported only by serve)
+
+    add_web_commands(sub)
     return p
 
 

@@ -60,7 +60,11 @@ def cmd_project(args: argparse.Namespace) -> int:
         stop = threading.Event()
         signal.signal(signal.SIGTERM, lambda *_: stop.set())
         signal.signal(signal.SIGINT, lambda *_: stop.set())
-        projections.runner.run_forever(stop)
+        projections.runner.run_forever(
+            stop,
+            checkpoint=ledger.checkpoint_if_grown,
+            checkpoint_every_s=settings.checkpoint_interval_seconds,
+        )
         return 0
     finally:
         ledger.close()

@@ -22,6 +22,7 @@ __all__ = [
     "SEVERITIES",
     "QueryUsageError",
     "UnknownSubjectError",
+    "accepted_values",
     "check_query_options",
     "check_subject_id",
 ]
@@ -64,6 +65,11 @@ _CLOSED: Final[Mapping[tuple[str, str], tuple[str, ...]]] = {
     ("retention", "status"): RETENTION_STATUSES,
 }
 _UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", re.ASCII)
+
+
+def accepted_values(view: str, option: str) -> tuple[str, ...] | None:
+    """The closed list ``option`` of query ``view`` accepts (in any case), or None if it takes any value."""
+    return _CLOSED.get((view, option))
 
 
 def _flag(name: str) -> str:

@@ -200,6 +200,9 @@ _SPECS: tuple[EventSpec, ...] = (
     # 4.8 Ledger-generated system events
     _spec("KeyShredded", system=True, section="4.8"),
     _spec("ErasureDeferred", system=True, section="4.8"),
+    # Spec 8: every read of plaintext personal data, recorded by the ledger itself (no personal value:
+    # who by an opaque reference, their role, which view, a reason code; the subject in the envelope).
+    _spec("PersonalDataViewed", system=True, section="8"),
 )
 
 EVENT_TYPES: Mapping[str, EventSpec] = {s.name: s for s in _SPECS}

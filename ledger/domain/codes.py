@@ -72,6 +72,11 @@ REQUIRED_LISTS: frozenset[str] = frozenset(
         "refusal_reason",
         "request_close_reason",
         "complaint_channel",
+        # section 8: the read audit (PersonalDataViewed)
+        "staff_role",
+        "personal_data_view",
+        "read_reason",
+        "access_interface",
     }
 )
 

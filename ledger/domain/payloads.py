@@ -328,6 +328,17 @@ def _key_shredded(p: Node, _: Mapping[str, Any]) -> None:
     p.int_list("key_versions", minimum=1)
 
 
+def _personal_data_viewed(p: Node, _: Mapping[str, Any]) -> None:
+    """Spec 8 read audit: codes and opaque ids only. The reason is a code, never free text, so no
+    personal value can reach the record (a typed reason could name the person)."""
+    p.string("actor_ref", max_chars=64, forbid_at_sign=True)
+    p.code("role", "staff_role")
+    p.code("view", "personal_data_view")
+    p.code("reason", "read_reason")
+    p.code("interface", "access_interface")
+    p.uuid("case_id", required=False)
+
+
 def _erasure_deferred(p: Node, _: Mapping[str, Any]) -> None:
     p.code_list("categories", _CATEGORY, allow_star=True)
     p.uuid_list("hold_ids")
@@ -384,4 +395,5 @@ PAYLOAD_RULES: Mapping[str, PayloadRule] = {
     "AlertResolved": _alert_handled,
     "KeyShredded": _key_shredded,
     "ErasureDeferred": _erasure_deferred,
+    "PersonalDataViewed": _personal_data_viewed,
 }

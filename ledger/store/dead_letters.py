@@ -13,13 +13,25 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from ledger.errors import LedgerError
 from ledger.store.crypto import decrypt_value
 from ledger.store.database import LedgerStore
-from ledger.store.keystore import KeyStore
+from ledger.store.keystore import KeyStore, parse_kid
 
-__all__ = ["UnknownDeadLetter", "read_dead_letter_payload"]
+__all__ = ["UnknownDeadLetter", "dead_letter_subject", "read_dead_letter_payload"]
 
 
 class UnknownDeadLetter(LedgerError):
     """No dead letter has the given ``dlq_id``."""
+
+
+def dead_letter_subject(store: LedgerStore, dlq_id: str) -> str | None:
+    """The subject whose dead-letter key holds the raw bytes of ``dlq_id`` (the ledger's own subject when
+    the message's could not be read), or None if no raw bytes are kept. ``UnknownDeadLetter`` if none."""
+    with store.read() as cur:
+        row = cur.execute("SELECT raw_ref FROM {t:ledger_dead_letters} WHERE dlq_id = ?", (dlq_id,)).one()
+    if row is None:
+        raise UnknownDeadLetter(f"no dead letter {dlq_id}")
+    if row["raw_ref"] is None:
+        return None
+    return parse_kid(bytes(row["raw_ref"]).partition(b"\n")[0].decode())[0]
 
 
 def read_dead_letter_payload(store: LedgerStore, keys: KeyStore, dlq_id: str) -> bytes | None:

@@ -174,6 +174,43 @@ class Ingestor:
                 continue
             return writer
 
+    def append_system_event(
+        self, event_type: str, subject_id: str, payload: dict[str, Any], *, cause: str, correlation_id: str
+    ) -> BatchResult:
+        """Append one ledger-generated event (spec 4.8; ``PersonalDataViewed``, the spec 8 read audit) in
+        a transaction of its own, by the writer's path for system events (validated as the ledger's,
+        sealed, chained, counted as a system event). Its id derives from ``cause``, which must be unique.
+
+        Raises whatever the write raises (``MasterKeyError`` for an unopenable key): nothing is stored.
+        """
+        recorded_at = self.clock()
+        carried, self._state = self._state, None
+        with self.store.write() as cur:
+            generation = cur.generation
+            assert generation is not None  # a locked write transaction counts itself
+            writer = BatchWriter(
+                self.store,
+                self.keys,
+                self.codes,
+                cur,
+                recorded_at,
+                park_grace_seconds=self.park_grace_seconds,
+                carried=carried if carried is not None and generation == carried.generation + 1 else None,
+            )
+            writer.system_event(
+                event_type,
+                subject_id,
+                format_instant(recorded_at),
+                payload,
+                cause=cause,
+                correlation_id=correlation_id,
+            )
+            # An empty batch after it: the upkeep every batch does, then the flush that writes the event.
+            writer.apply([], [])
+        state = writer.state(generation)
+        self._state = state if state.size <= self.state_limit else None
+        return writer.result
+
     def expire_due(self) -> BatchResult:
         """Dead-letter the parked events past the park grace, if any (spec 3.5 point 4).
 

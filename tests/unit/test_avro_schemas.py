@@ -409,6 +409,18 @@ SAMPLES: list[dict[str, Any]] = [
         {"categories": ["financial_details"], "hold_ids": [_uuid(400)], "ref_event_id": _uuid(501)},
         producer={"system": "ledger"},
     ),
+    _event(
+        "PersonalDataViewed",
+        {
+            "actor_ref": _uuid(950),
+            "role": "officer",
+            "view": "inventory",
+            "reason": "rights_request",
+            "interface": "api",
+            "case_id": _uuid(300),
+        },
+        producer={"system": "ledger"},
+    ),
 ]
 
 
