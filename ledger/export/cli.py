@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -12,6 +13,7 @@ from ledger import exit_codes
 from ledger.errors import LedgerError
 from ledger.export.scope import UnknownScope, check_scope_id
 from ledger.options import parse_instant_option
+from ledger.store.files import make_private_dir
 
 __all__ = ["add_export_commands"]
 
@@ -42,6 +44,8 @@ def cmd_export(args: argparse.Namespace) -> int:
         raise LedgerError("--from must not be later than --to")
     since = read_checkpoint_file(Path(args.since_checkpoint)) if args.since_checkpoint else None
     out = Path(args.out)
+    if args.out.endswith(("/", os.sep)) and not out.exists():
+        make_private_dir(out)  # "--out exports/" names a folder: the bundle gets its default name in it
     if not out.is_dir() and out.exists():
         raise LedgerError(f"--out {out} already exists; nothing was exported")
     if not out.is_dir() and not out.parent.is_dir():

@@ -165,6 +165,16 @@ def test_export_usage_errors_exit_2_and_unknown_ids_exit_1(cli: Cli):
     assert proc.returncode == 2 and "already exists" in proc.stderr
 
 
+def test_an_out_path_ending_in_a_slash_is_a_folder_created_private_with_the_bundle_inside(cli: Cli):
+    story = _told(cli, Story())
+    summary = cli.export("--subject", story.a, "--out", "bundles/", "--no-record")
+    folder = cli.cwd / "bundles"
+    assert folder.is_dir() and (folder.stat().st_mode & 0o777) == 0o700
+    written = list(folder.iterdir())
+    assert len(written) == 1 and written[0].suffix == ".zip"
+    assert zipfile.is_zipfile(written[0]) and str(written[0].name) in json.dumps(summary)
+
+
 # -- the database tampered with before an export ---------------------------------------------------------
 
 
