@@ -11,9 +11,10 @@ test:
 	scripts/test.sh
 
 lint: setup
-	.venv/bin/ruff check ledger projections consumers tests bench
-	.venv/bin/ruff format --check ledger projections consumers tests bench
+	.venv/bin/ruff check ledger projections consumers tests bench tools
+	.venv/bin/ruff format --check ledger projections consumers tests bench tools
 	.venv/bin/mypy
+	.venv/bin/mypy --strict tools/verify_export.py  # the standalone verifier: standard library and cryptography only
 
 bench: setup
 	deploy/local/postgres.sh start

@@ -16,9 +16,10 @@ deploy/local/postgres.sh start
 deploy/local/kafka.sh start
 trap 'deploy/local/kafka.sh stop >/dev/null 2>&1 || true' EXIT
 
-.venv/bin/ruff check ledger projections consumers tests bench
-.venv/bin/ruff format --check ledger projections consumers tests bench
+.venv/bin/ruff check ledger projections consumers tests bench tools
+.venv/bin/ruff format --check ledger projections consumers tests bench tools
 .venv/bin/mypy
+.venv/bin/mypy --strict tools/verify_export.py  # the standalone verifier: standard library and cryptography only
 
 export LEDGER_REQUIRE_SERVICES=1
 export LEDGER_TEST_DATABASE_URL=${LEDGER_TEST_DATABASE_URL:-$(deploy/local/postgres.sh url test)}
