@@ -89,6 +89,30 @@ def _integer(f: Field[Any], raw: str) -> int:
     return value
 
 
+def _set_in(env: Mapping[str, str], f: Field[Any]) -> str | None:
+    """The setting's text in ``env``, or None when it is unset or empty (then its default applies)."""
+    return env.get(f.metadata["env"]) or None
+
+
+def _parse(f: Field[Any], raw: str) -> object:
+    """The setting's value from its text in the environment; ``SettingsError`` when it is not usable."""
+    if f.name in _PATHS:
+        return Path(raw)
+    if f.name in _FLAGS:
+        return _flag(f.metadata["env"], raw)
+    if f.name in _INT_MIN:
+        return _integer(f, raw)
+    if f.name == "log_level":
+        if raw.strip().upper() not in LOG_LEVELS:
+            raise SettingsError(f"LEDGER_LOG_LEVEL must be one of {', '.join(LOG_LEVELS)}, got {raw!r}")
+        return raw.strip().upper()
+    if f.name == "log_origin" and not is_valid_key_name(raw):
+        raise SettingsError(
+            f"LEDGER_LOG_ORIGIN must be a log name without spaces, '+' or control characters, got {raw!r}"
+        )
+    return raw
+
+
 @dataclass(frozen=True)
 class Settings:
     """Every setting of the ledger, each with its env name (metadata ``env``), default and description."""
@@ -269,32 +293,7 @@ class Settings:
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
         """Read every setting from ``environ`` (default ``os.environ``); unset ones keep defaults."""
         env = os.environ if environ is None else environ
-        values: dict[str, object] = {}
-        for f in fields(cls):
-            raw = env.get(f.metadata["env"])
-            if raw is None or raw == "":
-                continue
-            if f.name in _PATHS:
-                values[f.name] = Path(raw)
-            elif f.name in _FLAGS:
-                values[f.name] = _flag(f.metadata["env"], raw)
-            elif f.name in _INT_MIN:
-                values[f.name] = _integer(f, raw)
-            elif f.name == "log_level":
-                if raw.strip().upper() not in LOG_LEVELS:
-                    raise SettingsError(
-                        f"LEDGER_LOG_LEVEL must be one of {', '.join(LOG_LEVELS)}, got {raw!r}"
-                    )
-                values[f.name] = raw.strip().upper()
-            elif f.name == "log_origin":
-                if not is_valid_key_name(raw):
-                    raise SettingsError(
-                        f"LEDGER_LOG_ORIGIN must be a log name without spaces, '+' or control characters, "
-                        f"got {raw!r}"
-                    )
-                values[f.name] = raw
-            else:
-                values[f.name] = raw
+        values = {f.name: _parse(f, raw) for f in fields(cls) if (raw := _set_in(env, f)) is not None}
         page, most = values.get("web_page_size", 50), values.get("web_max_page_size", 500)
         if isinstance(page, int) and isinstance(most, int) and page > most:
             raise SettingsError(
@@ -323,6 +322,6 @@ class Settings:
             elif f.name == "database_url":
                 value = mask_url(value)
             name = f.metadata["env"]
-            source = "environment" if env.get(name) else "default"
+            source = "environment" if _set_in(env, f) is not None else "default"
             out.append({"env": name, "value": value, "source": source, "description": f.metadata["doc"]})
         return out

@@ -14,7 +14,7 @@ from pathlib import Path
 from ledger.errors import LedgerError
 from ledger.log.errors import NoteError
 from ledger.log.note import SignerKey
-from ledger.store.files import create_private_file, make_private_dir, open_to_others
+from ledger.store.files import create_private_file, make_private_dir, read_secret_file
 
 __all__ = ["SigningKeyError", "create_dev_signer", "load_signer"]
 
@@ -27,14 +27,7 @@ class SigningKeyError(LedgerError):
 
 def load_signer(path: Path, origin: str) -> SignerKey:
     """The signer key in ``path``; it must be private (0600) and named for the log ``origin``."""
-    try:
-        mode = path.stat().st_mode
-        text = path.read_text()
-    except OSError as exc:
-        raise SigningKeyError(f"cannot read the signing key file {path} (LEDGER_SIGNING_KEY_FILE)") from exc
-    problem = open_to_others(path, mode, "signing key file")
-    if problem is not None:
-        raise SigningKeyError(problem)
+    text = read_secret_file(path, "signing key file", "LEDGER_SIGNING_KEY_FILE", SigningKeyError)
     try:
         key = SignerKey.parse(text.strip())
     except NoteError:

@@ -15,7 +15,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from ledger.canonical import canonical_bytes
 from ledger.errors import LedgerError
-from ledger.store.files import create_private_file, make_private_dir, open_to_others
+from ledger.store.files import create_private_file, make_private_dir, read_secret_file
 
 __all__ = [
     "KEY_CHECK_KID",
@@ -60,14 +60,7 @@ class FileMasterKey:
     @classmethod
     def load(cls, path: Path) -> FileMasterKey:
         """Read the key file at ``path``; refused if group or others have any access to it."""
-        try:
-            mode = path.stat().st_mode
-            text = path.read_text()
-        except OSError as exc:
-            raise MasterKeyError(f"cannot read the master key file {path} (LEDGER_MASTER_KEY_FILE)") from exc
-        problem = open_to_others(path, mode, "master key file")
-        if problem is not None:
-            raise MasterKeyError(problem)
+        text = read_secret_file(path, "master key file", "LEDGER_MASTER_KEY_FILE", MasterKeyError)
         try:
             key = base64.b64decode(text.strip(), validate=True)
         except ValueError as exc:

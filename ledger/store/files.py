@@ -10,7 +10,13 @@ import os
 import stat
 from pathlib import Path
 
-__all__ = ["create_private_file", "make_private_dir", "open_to_others", "read_only_location"]
+__all__ = [
+    "create_private_file",
+    "make_private_dir",
+    "open_to_others",
+    "read_only_location",
+    "read_secret_file",
+]
 
 PRIVATE_DIR_MODE = 0o700
 PRIVATE_FILE_MODE = 0o600
@@ -73,3 +79,19 @@ def open_to_others(path: Path, mode: int, what: str) -> str | None:
         f"the {what} {path} is open to group or others (mode {stat.S_IMODE(mode):04o}); "
         f"run `chmod 600 {path}`"
     )
+
+
+def read_secret_file(path: Path, what: str, setting: str, error: type[Exception]) -> str:
+    """The text of the secret file ``path``, or ``error`` if it cannot be read or is open to others.
+
+    ``what`` says which file it is (``"master key file"``) and ``setting`` the variable naming it.
+    """
+    try:
+        mode = path.stat().st_mode
+        text = path.read_text()
+    except OSError as exc:
+        raise error(f"cannot read the {what} {path} ({setting})") from exc
+    problem = open_to_others(path, mode, what)
+    if problem is not None:
+        raise error(problem)
+    return text

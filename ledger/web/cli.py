@@ -7,9 +7,11 @@ A password or token is printed once, when made, and never stored or shown again.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import signal
 import sys
+from collections.abc import Iterator
 from typing import Any
 
 from ledger import exit_codes
@@ -44,6 +46,16 @@ def _directory(ledger: Any) -> Any:
     )
     directory.ensure_tables()
     return directory
+
+
+@contextlib.contextmanager
+def _staff_directory() -> Iterator[Any]:
+    """The staff directory of the ledger, opened for one command and closed after it."""
+    ledger = _open()
+    try:
+        yield _directory(ledger)
+    finally:
+        ledger.close()
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
@@ -109,13 +121,8 @@ def cmd_users_add(args: argparse.Namespace) -> int:
     scope = Scope.of(
         {"subjects": args.subject or (), "requests": args.request or (), "complaints": args.complaint or ()}
     )
-    ledger = _open()
-    try:
-        user, password = _directory(ledger).add_user(
-            args.username, Role(args.role), expires_at=expires, scope=scope
-        )
-    finally:
-        ledger.close()
+    with _staff_directory() as directory:
+        user, password = directory.add_user(args.username, Role(args.role), expires_at=expires, scope=scope)
     _print(
         {**user.as_dict(), "password": password, "note": "the password is shown once: pass it on securely"}
     )
@@ -124,35 +131,26 @@ def cmd_users_add(args: argparse.Namespace) -> int:
 
 def cmd_users_list(args: argparse.Namespace) -> int:
     """Print every user (no secret)."""
-    ledger = _open()
-    try:
-        users = _directory(ledger).list_users()
-    finally:
-        ledger.close()
+    with _staff_directory() as directory:
+        users = directory.list_users()
     _print([u.as_dict() for u in users])
     return exit_codes.OK
 
 
 def cmd_users_disable(args: argparse.Namespace) -> int:
     """Disable a user: its sessions end and its tokens stop working."""
-    ledger = _open()
-    try:
-        user = _directory(ledger).disable_user(args.username)
-    finally:
-        ledger.close()
+    with _staff_directory() as directory:
+        user = directory.disable_user(args.username)
     _print(user.as_dict())
     return exit_codes.OK
 
 
 def cmd_tokens_create(args: argparse.Namespace) -> int:
     """Create an API token and print it once."""
-    ledger = _open()
-    try:
-        token, info = _directory(ledger).create_token(
+    with _staff_directory() as directory:
+        token, info = directory.create_token(
             args.user, role=Role(args.role) if args.role else None, days=args.days
         )
-    finally:
-        ledger.close()
     _print(
         {
             **info.as_dict(),
@@ -165,22 +163,16 @@ def cmd_tokens_create(args: argparse.Namespace) -> int:
 
 def cmd_tokens_list(args: argparse.Namespace) -> int:
     """Print every token (no secret)."""
-    ledger = _open()
-    try:
-        tokens = _directory(ledger).list_tokens()
-    finally:
-        ledger.close()
+    with _staff_directory() as directory:
+        tokens = directory.list_tokens()
     _print([t.as_dict() for t in tokens])
     return exit_codes.OK
 
 
 def cmd_tokens_revoke(args: argparse.Namespace) -> int:
     """Revoke a token now."""
-    ledger = _open()
-    try:
-        info = _directory(ledger).revoke_token(args.token_id)
-    finally:
-        ledger.close()
+    with _staff_directory() as directory:
+        info = directory.revoke_token(args.token_id)
     _print(info.as_dict())
     return exit_codes.OK
 
