@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import importlib.util
 import os
 import secrets
+import subprocess
+import sys
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
+from types import ModuleType
 from typing import Any, TypeVar
 
 import pytest
@@ -17,6 +21,7 @@ import pytest
 from ledger.bootstrap import Ledger
 from ledger.config import Settings
 
+REPO = Path(__file__).resolve().parents[1]
 DEFAULT_PG_URL = "postgresql://ledger:ledger-local-only@127.0.0.1:5432/ledger_test"
 FIXED_NOW = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
 T = TypeVar("T")
@@ -174,3 +179,52 @@ def database_bytes(ledger: Ledger, backend: dict[str, Any]) -> bytes:
                     elif value is not None:
                         out.append(str(value).encode())
     return b"\n".join(out)
+
+
+# -- the standalone verifier and the command line, as a user runs them ------------------------------
+
+
+def load_standalone_verifier() -> ModuleType:
+    """tools/verify_export.py, imported by file path as the regulator would run it."""
+    name = "verify_export_under_test"
+    if name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(name, REPO / "tools" / "verify_export.py")
+        assert spec is not None and spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        spec.loader.exec_module(module)
+    return sys.modules[name]
+
+
+def env_without_ledger_settings(extra: Mapping[str, str] | None = None) -> dict[str, str]:
+    """This process's environment with every LEDGER_ variable removed, then EXTRA added."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LEDGER_")}
+    env.update(extra or {})
+    return env
+
+
+def sqlite_cli_env(tmp: Path, extra: Mapping[str, str] | None = None) -> dict[str, str]:
+    """A clean environment for a ledger in TMP/l.db with a master key file TMP/kek (made once), plus EXTRA."""
+    key = tmp / "kek"
+    if not key.exists():
+        key.write_text(base64.b64encode(secrets.token_bytes(32)).decode())
+        key.chmod(0o600)
+    env = env_without_ledger_settings(
+        {"LEDGER_MASTER_KEY_FILE": str(key), "LEDGER_DATABASE_URL": f"sqlite:///{tmp}/l.db"}
+    )
+    env.update(extra or {})
+    return env
+
+
+def run_cli(
+    cwd: Path | None, env: Mapping[str, str], *args: str, timeout: float = 300
+) -> subprocess.CompletedProcess[str]:
+    """``python -m ledger.cli ARGS`` in CWD with exactly the environment ENV, its output captured as text."""
+    return subprocess.run(
+        [sys.executable, "-m", "ledger.cli", *args],
+        cwd=cwd,
+        env=dict(env),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )

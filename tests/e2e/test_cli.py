@@ -4,27 +4,18 @@ from __future__ import annotations
 
 import base64
 import json
-import os
 import secrets
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
+
+from conftest import env_without_ledger_settings, run_cli
 
 from ledger.testing import collected, event, new_id
 
 
 def _run(cwd: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    full_env = {k: v for k, v in os.environ.items() if not k.startswith("LEDGER_")}
-    full_env.update(env or {})
-    return subprocess.run(
-        [sys.executable, "-m", "ledger.cli", *args],
-        cwd=cwd,
-        env=full_env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    return run_cli(cwd, env_without_ledger_settings(env), *args)
 
 
 def _json(proc: subprocess.CompletedProcess[str]) -> Any:

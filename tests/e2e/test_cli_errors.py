@@ -6,15 +6,13 @@ Also the exit codes that are not usage errors: a closed pipe (exit 1, silent), a
 
 from __future__ import annotations
 
-import base64
 import json
-import os
-import secrets
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from conftest import run_cli, sqlite_cli_env
 
 from ledger.testing import collected, new_id
 
@@ -22,26 +20,8 @@ PASSWORD = "secretpw"  # of the unreachable PostgreSQL below: never shown
 UNREACHABLE_PG = f"postgresql://ledger:{PASSWORD}@127.0.0.1:1/x"
 
 
-def _env(tmp: Path, extra: dict[str, str]) -> dict[str, str]:
-    key = tmp / "kek"
-    if not key.exists():
-        key.write_text(base64.b64encode(secrets.token_bytes(32)).decode())
-        key.chmod(0o600)
-    env = {k: v for k, v in os.environ.items() if not k.startswith("LEDGER_")}
-    env.update({"LEDGER_MASTER_KEY_FILE": str(key), "LEDGER_DATABASE_URL": f"sqlite:///{tmp}/l.db"})
-    env.update(extra)
-    return env
-
-
 def _run(tmp: Path, *args: str, **extra: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "ledger.cli", *args],
-        cwd=tmp,
-        env=_env(tmp, extra),
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    return run_cli(tmp, sqlite_cli_env(tmp, extra), *args, timeout=120)
 
 
 CLOCK = {"LEDGER_ALLOW_CLOCK_OVERRIDE": "1"}
@@ -180,7 +160,7 @@ def test_a_closed_pipe_ends_the_command_quietly_with_exit_1(
     proc = subprocess.Popen(
         [sys.executable, "-m", "ledger.cli", *command],
         cwd=tmp_path,
-        env=_env(tmp_path, {}),
+        env=sqlite_cli_env(tmp_path),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,

@@ -5,11 +5,9 @@ record that claims only measures the software has."""
 from __future__ import annotations
 
 import argparse
-import base64
 import json
 import os
 import pty
-import secrets
 import select
 import subprocess
 import sys
@@ -17,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import run_cli, sqlite_cli_env
 
 from ledger.cli import build_parser
 from ledger.codelists import load_code_lists
@@ -25,26 +24,8 @@ from ledger.sample import generate_events, write_jsonl
 from ledger.testing import collected, event, new_id
 
 
-def _env(tmp: Path, **extra: str) -> dict[str, str]:
-    key = tmp / "kek"
-    if not key.exists():
-        key.write_text(base64.b64encode(secrets.token_bytes(32)).decode())
-        key.chmod(0o600)
-    env = {k: v for k, v in os.environ.items() if not k.startswith("LEDGER_")}
-    env.update({"LEDGER_MASTER_KEY_FILE": str(key), "LEDGER_DATABASE_URL": f"sqlite:///{tmp}/l.db"})
-    env.update(extra)
-    return env
-
-
 def _run(tmp: Path, *args: str, **extra: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "ledger.cli", *args],
-        cwd=tmp,
-        env=_env(tmp, **extra),
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    return run_cli(tmp, sqlite_cli_env(tmp, extra), *args)
 
 
 def _json(proc: subprocess.CompletedProcess[str]) -> Any:
@@ -58,7 +39,7 @@ def _on_terminal(tmp: Path, *args: str) -> tuple[int, str, str]:
     proc = subprocess.Popen(
         [sys.executable, "-m", "ledger.cli", *args],
         cwd=tmp,
-        env=_env(tmp),
+        env=sqlite_cli_env(tmp),
         stdout=subprocess.PIPE,
         stderr=slave,
         text=True,

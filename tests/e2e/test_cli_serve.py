@@ -18,6 +18,8 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
+from conftest import run_cli
+
 from ledger.sample import generate_events
 
 
@@ -38,9 +40,7 @@ def _env(backend: dict[str, Any], tmp: Path) -> dict[str, str]:
 
 
 def _cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "ledger.cli", *args], env=env, capture_output=True, text=True, timeout=300
-    )
+    return run_cli(None, env, *args)
 
 
 def _json(proc: subprocess.CompletedProcess[str]) -> Any:

@@ -5,45 +5,21 @@ and leaves read straight from the database file."""
 from __future__ import annotations
 
 import base64
-import importlib.util
 import json
-import os
 import sqlite3
 import subprocess
-import sys
 from pathlib import Path
-from types import ModuleType
 from typing import Any
+
+from conftest import env_without_ledger_settings, load_standalone_verifier, run_cli
 
 from ledger.canonical import canonical_bytes
 from ledger.log.note import SignerKey
 from ledger.sample import generate_events, write_jsonl
 
-REPO = Path(__file__).resolve().parents[2]
-
-
-def _tool() -> ModuleType:
-    name = "verify_export_for_cli_transparency"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, REPO / "tools" / "verify_export.py")
-        assert spec is not None and spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
-
 
 def _run(tmp: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
-    full = {k: v for k, v in os.environ.items() if not k.startswith("LEDGER_")}
-    full.update(env)
-    return subprocess.run(
-        [sys.executable, "-m", "ledger.cli", *args],
-        cwd=tmp,
-        env=full,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    return run_cli(tmp, env_without_ledger_settings(env), *args)
 
 
 def _ok(proc: subprocess.CompletedProcess[str]) -> Any:
@@ -92,7 +68,7 @@ def test_checkpoint_and_proofs_verify_with_the_standalone_verifier(tmp_path: Pat
     two = _ok(_run(tmp_path, "checkpoint"))
     assert two["status"] == "issued" and two["size"] > one["size"]
 
-    tool = _tool()
+    tool = load_standalone_verifier()
     db = tmp_path / "var" / "ledger.db"
     for seq, size in ((1, one["size"]), (5, one["size"]), (5, two["size"]), (two["size"], two["size"])):
         args = ["proof", "inclusion", str(seq), "--checkpoint", str(size)]

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import base64
 import json
-import os
 import secrets
 import subprocess
-import sys
 from pathlib import Path
+
+from conftest import env_without_ledger_settings, run_cli
 
 from ledger.testing import collected, new_id
 
@@ -18,16 +18,8 @@ def _run(cwd: Path, url: str, *args: str) -> subprocess.CompletedProcess[str]:
     if not key.exists():
         key.write_text(base64.b64encode(secrets.token_bytes(32)).decode())
         key.chmod(0o600)
-    env = {k: v for k, v in os.environ.items() if not k.startswith("LEDGER_")}
-    env.update({"LEDGER_MASTER_KEY_FILE": str(key), "LEDGER_DATABASE_URL": url})
-    return subprocess.run(
-        [sys.executable, "-m", "ledger.cli", *args],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    env = env_without_ledger_settings({"LEDGER_MASTER_KEY_FILE": str(key), "LEDGER_DATABASE_URL": url})
+    return run_cli(cwd, env, *args)
 
 
 def test_a_relative_sqlite_url_puts_the_database_in_the_working_directory(tmp_path: Path):

@@ -7,14 +7,13 @@ from __future__ import annotations
 
 import base64
 import json
-import os
 import secrets
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import env_without_ledger_settings, run_cli
 
 from ledger.bootstrap import Ledger, UnknownSubject
 from ledger.store.messages import Message
@@ -122,16 +121,7 @@ def test_erasing_a_subject_known_only_by_a_parked_event_is_allowed(ledger: Ledge
 
 
 def _cli(cwd: Path, env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    full_env = {k: v for k, v in os.environ.items() if not k.startswith("LEDGER_")}
-    full_env.update(env)
-    return subprocess.run(
-        [sys.executable, "-m", "ledger.cli", *args],
-        cwd=cwd,
-        env=full_env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    return run_cli(cwd, env_without_ledger_settings(env), *args)
 
 
 @pytest.fixture

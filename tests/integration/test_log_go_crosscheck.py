@@ -10,18 +10,16 @@ Without a Go toolchain the tests skip, unless ``LEDGER_REQUIRE_SERVICES=1``, whe
 from __future__ import annotations
 
 import base64
-import importlib.util
 import json
 import os
 import shutil
 import sqlite3
 import subprocess
-import sys
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import pytest
+from conftest import env_without_ledger_settings, load_standalone_verifier, run_cli
 
 from ledger.canonical import canonical_bytes
 from ledger.log.checkpoint import Checkpoint, open_checkpoint, sign_checkpoint
@@ -37,18 +35,6 @@ ORIGIN = "ledger.example.com/log"
 GO_KEY_NAME = "go.example.com/crosscheck"
 LEAVES = 45
 INCLUSION_SIZES = (1, 2, 3, 4, 5, 7, 8, 9, 13, 16, 17, 31, 32, 33, 45)
-
-
-def load_standalone_verifier() -> ModuleType:
-    """tools/verify_export.py, imported by file path as the regulator would run it."""
-    name = "verify_export_under_test"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, REPO / "tools" / "verify_export.py")
-        assert spec is not None and spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
 
 
 def _go_toolchain() -> str:
@@ -313,15 +299,7 @@ def test_go_signer_key_text_parses_to_the_go_verifier_key(report: dict[str, Any]
 
 
 def _cli(cwd: Path, *args: str) -> str:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("LEDGER_")}
-    proc = subprocess.run(
-        [sys.executable, "-m", "ledger.cli", *args],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    proc = run_cli(cwd, env_without_ledger_settings(), *args)
     assert proc.returncode == 0, proc.stderr
     return proc.stdout
 

@@ -11,14 +11,12 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-import sys
 import threading
 import time
-from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import pytest
+from conftest import load_standalone_verifier
 
 from ledger.bootstrap import Ledger
 from ledger.canonical import canonical_bytes
@@ -37,22 +35,6 @@ from ledger.sample import generate_events
 from ledger.store.messages import Message
 
 pytestmark = pytest.mark.usefixtures("backend")
-
-REPO = Path(__file__).resolve().parents[2]
-
-
-def _verifier_tool() -> ModuleType:
-    """tools/verify_export.py, imported by file path as a regulator would run it."""
-    import importlib.util
-
-    name = "verify_export_for_transparency_log"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, REPO / "tools" / "verify_export.py")
-        assert spec is not None and spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
 
 
 def _messages(events: list[dict[str, Any]]) -> list[Message]:
@@ -225,7 +207,7 @@ def test_inclusion_and_consistency_proofs_verify_with_the_ledger_and_the_standal
     _ingest(ledger, events[45:])
     second = ledger.checkpoint()
     records = _records(ledger)
-    tool = _verifier_tool()
+    tool = load_standalone_verifier()
     key = ledger.verifier_key
     for seq in (1, 2, 17, first.size, first.size + 1, second.size):
         for size in (first.size, second.size):

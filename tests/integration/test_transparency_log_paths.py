@@ -13,8 +13,6 @@ import base64
 import json
 import os
 import secrets
-import subprocess
-import sys
 import threading
 import uuid
 from collections.abc import Iterator
@@ -23,7 +21,7 @@ from typing import Any
 
 import psycopg
 import pytest
-from conftest import FIXED_NOW, Clock, services_required
+from conftest import FIXED_NOW, Clock, env_without_ledger_settings, run_cli, services_required
 from kafka_support import REPO, broker_problem, create_topics, publish
 
 from consumers.consumer import ConsumerConfig, LedgerConsumer
@@ -71,8 +69,7 @@ def _events() -> list[dict[str, Any]]:
 
 
 def _ingest_with_cli(tmp: Path, url: str, key: Path, events_file: Path) -> dict[str, Any]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("LEDGER_")}
-    env.update(
+    env = env_without_ledger_settings(
         {
             "LEDGER_DATABASE_URL": url,
             "LEDGER_MASTER_KEY_FILE": str(key),
@@ -81,14 +78,7 @@ def _ingest_with_cli(tmp: Path, url: str, key: Path, events_file: Path) -> dict[
             "LEDGER_BATCH_SIZE": "64",
         }
     )
-    proc = subprocess.run(
-        [sys.executable, "-m", "ledger.cli", "ingest", str(events_file), "--clock", CLOCK],
-        cwd=REPO,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    proc = run_cli(REPO, env, "ingest", str(events_file), "--clock", CLOCK)
     assert proc.returncode == 0, proc.stderr[-2000:]
     summary: dict[str, Any] = json.loads(proc.stdout)
     return summary

@@ -12,14 +12,13 @@ import base64
 import json
 import os
 import secrets
-import subprocess
-import sys
 import uuid
 from pathlib import Path
 from typing import Any
 
 import psycopg
 import pytest
+from conftest import run_cli
 
 from ledger.testing import event, new_id
 
@@ -189,14 +188,7 @@ def _env(tmp: Path, url: str) -> dict[str, str]:
 
 
 def _cli(env: dict[str, str], *args: str) -> Any:
-    proc = subprocess.run(
-        [sys.executable, "-m", "ledger.cli", *args],
-        cwd=REPO,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    proc = run_cli(REPO, env, *args)
     assert proc.returncode == 0, proc.stderr[-3000:]
     return json.loads(proc.stdout)
 

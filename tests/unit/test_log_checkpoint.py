@@ -3,12 +3,9 @@
 from __future__ import annotations
 
 import base64
-import importlib.util
-import sys
-from pathlib import Path
-from types import ModuleType
 
 import pytest
+from conftest import load_standalone_verifier
 
 from ledger.log.checkpoint import Checkpoint, open_checkpoint, sign_checkpoint
 from ledger.log.errors import FormatError, NoteError, ProofError
@@ -17,7 +14,6 @@ from ledger.log.note import SignerKey, open_note, sign_note
 from ledger.log.tlog_proof import TlogProof, verify_tlog_proof
 from ledger.log.tree import Frontier, MemoryHashSource, inclusion_proof
 
-REPO = Path(__file__).resolve().parents[2]
 ORIGIN = "ledger.example.com/log"
 # c2sp.org/tlog-checkpoint, the specification's example body.
 SPEC_BODY = "example.com/behind-the-sofa\n20852163\nCsUYapGGPo4dkMgIAUqom/Xajj7h2fB2MPA3j2jxq2I=\n"
@@ -38,18 +34,6 @@ sFodV/vSp5O8n9a8QpW6PRY97tfOSW5bsc2Xl/EQi08=
 
 \u2014 example.com/fancylog hI2DJw[...]1roloI=
 """
-
-
-def load_standalone_verifier() -> ModuleType:
-    """tools/verify_export.py, imported by file path as the regulator would run it."""
-    name = "verify_export_under_test"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, REPO / "tools" / "verify_export.py")
-        assert spec is not None and spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
 
 
 def test_specification_checkpoint_body_parses_with_both_implementations() -> None:

@@ -6,13 +6,10 @@ transparency-dev's test suites (leaves, every complete subtree hash, the root of
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from collections.abc import Callable, Sequence
-from pathlib import Path
-from types import ModuleType
 
 import pytest
+from conftest import load_standalone_verifier
 
 from ledger.log.errors import LogError, ProofError
 from ledger.log.merkle import (
@@ -36,7 +33,6 @@ from ledger.log.tree import (
     tree_root,
 )
 
-REPO = Path(__file__).resolve().parents[2]
 LEAVES = [bytes.fromhex(h) for h in ["", "00", "10", "2021", "3031", "40414243", "5051525354555657"]] + [
     bytes.fromhex("606162636465666768696a6b6c6d6e6f")
 ]
@@ -95,18 +91,6 @@ def reference_tree() -> tuple[MemoryHashSource, Frontier]:
     for data in LEAVES:
         source.write(frontier.append(leaf_hash(data)))
     return source, frontier
-
-
-def load_standalone_verifier() -> ModuleType:
-    """tools/verify_export.py, imported by file path as the regulator would run it."""
-    name = "verify_export_under_test"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, REPO / "tools" / "verify_export.py")
-        assert spec is not None and spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
 
 
 def test_leaf_and_node_hashes_use_the_rfc6962_domain_separation_prefixes() -> None:

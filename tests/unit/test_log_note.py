@@ -6,12 +6,9 @@ Every acceptance and rejection is checked with both ``ledger.log.note`` and the 
 from __future__ import annotations
 
 import base64
-import importlib.util
-import sys
-from pathlib import Path
-from types import ModuleType
 
 import pytest
+from conftest import load_standalone_verifier
 
 from ledger.log.errors import NoteError
 from ledger.log.note import (
@@ -25,7 +22,6 @@ from ledger.log.note import (
     sign_note,
 )
 
-REPO = Path(__file__).resolve().parents[2]
 # c2sp.org/signed-note v1.0.0, "Example" (also in shared/vectors/README.md).
 SPEC_VKEY = "example.com/foo+530d903a+AekyeRrm56hApGFkyQR4ZCbV54Id2LKaANYcrnKv3U2k"
 SPEC_TEXT = "This is an example message.\n"
@@ -33,18 +29,6 @@ SPEC_SIGNATURE = (
     "Uw2QOkn8srV1yJGh2VYRlL1Tnagv1YEq6TfXppzi2ONncAlTgK7Ztg1ERYNZXsYjOBH3mFXmRKuwHjG1Yu72IneyaQM="
 )
 SPEC_NOTE = f"{SPEC_TEXT}\n\u2014 example.com/foo {SPEC_SIGNATURE}\n"
-
-
-def load_standalone_verifier() -> ModuleType:
-    """tools/verify_export.py, imported by file path as the regulator would run it."""
-    name = "verify_export_under_test"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, REPO / "tools" / "verify_export.py")
-        assert spec is not None and spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
 
 
 def accepted_by_both(note: str | bytes, vkey: str) -> str:

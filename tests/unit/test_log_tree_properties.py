@@ -5,12 +5,9 @@ verifiers), the integrator's frontier always has the MTH root, and roots of diff
 from __future__ import annotations
 
 import functools
-import importlib.util
-import sys
-from pathlib import Path
-from types import ModuleType
 
 import pytest
+from conftest import load_standalone_verifier
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -25,20 +22,7 @@ from ledger.log.merkle import (
 )
 from ledger.log.tree import Frontier, MemoryHashSource, consistency_proof, inclusion_proof, tree_root
 
-REPO = Path(__file__).resolve().parents[2]
 SIZE = 1100  # beyond 1024, so trees of 11 levels and every shape of right border occur
-
-
-def load_standalone_verifier() -> ModuleType:
-    """tools/verify_export.py, imported by file path as the regulator would run it."""
-    name = "verify_export_under_test"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, REPO / "tools" / "verify_export.py")
-        assert spec is not None and spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
 
 
 @functools.cache

@@ -7,16 +7,14 @@ whether a correct verifier accepts it (``wantErr: false``) or rejects it.
 from __future__ import annotations
 
 import base64
-import importlib.util
 import json
 import os
-import sys
 from collections.abc import Callable
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import pytest
+from conftest import load_standalone_verifier
 
 from ledger.log.errors import ProofError
 from ledger.log.merkle import verify_consistency, verify_inclusion
@@ -24,18 +22,6 @@ from ledger.log.merkle import verify_consistency, verify_inclusion
 REPO = Path(__file__).resolve().parents[2]
 VECTORS = REPO.parent / "shared" / "vectors" / "rfc9162" / "testdata"
 EXPECTED = {"inclusion": 98, "consistency": 98}
-
-
-def load_standalone_verifier() -> ModuleType:
-    """tools/verify_export.py, imported by file path as the regulator would run it."""
-    name = "verify_export_under_test"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, REPO / "tools" / "verify_export.py")
-        assert spec is not None and spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
 
 
 def _vectors(kind: str) -> list[tuple[str, dict[str, Any]]]:

@@ -4,16 +4,15 @@ canonical form agrees with the ledger's on every value a leaf or a commitment ca
 from __future__ import annotations
 
 import ast
-import importlib.util
 import json
 import math
 import struct
 import sys
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import pytest
+from conftest import load_standalone_verifier
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -23,18 +22,6 @@ from ledger.log.tree import MemoryHashSource, NodeID, inclusion_proof, inclusion
 
 REPO = Path(__file__).resolve().parents[2]
 TOOL = REPO / "tools" / "verify_export.py"
-
-
-def load_standalone_verifier() -> ModuleType:
-    """tools/verify_export.py, imported by file path as the regulator would run it."""
-    name = "verify_export_under_test"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, TOOL)
-        assert spec is not None and spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
 
 
 def test_standalone_verifier_imports_only_the_standard_library_and_cryptography():
