@@ -547,10 +547,14 @@ class _EntryChecker:
 def _shredded_keys(entries: list[Any]) -> set[tuple[str, str, int]]:
     found: set[tuple[str, str, int]] = set()
     for entry in entries:
-        payload = entry.get("payload") if isinstance(entry, dict) else None
+        if not isinstance(entry, dict):
+            continue  # named by _entry_problem
+        payload = entry.get("payload")
         if entry.get("event_type") == "KeyShredded" and isinstance(payload, dict):
-            for version in payload.get("key_versions") or []:
-                found.add((str(entry.get("subject_id")), str(payload.get("category")), version))
+            versions = payload.get("key_versions")
+            for version in versions if isinstance(versions, list) else []:
+                if isinstance(version, int) and not isinstance(version, bool):
+                    found.add((str(entry.get("subject_id")), str(payload.get("category")), version))
     return found
 
 
