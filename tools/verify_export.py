@@ -361,6 +361,10 @@ def read_bundle(path: str) -> tuple[dict[str, Any], dict[str, bytes], list[str]]
         raise UnreadableBundle("export.json is not UTF-8 JSON (truncated or damaged?)") from None
     if not isinstance(doc, dict):
         raise UnreadableBundle("export.json is not a JSON object")
+    try:  # a \ud800-\udfff escape standing alone decodes to no text: nothing could be checked against it
+        json.dumps(doc, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        raise UnreadableBundle("export.json holds a lone surrogate escape, which is not text") from None
     return doc, members, duplicates
 
 
