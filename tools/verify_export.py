@@ -857,7 +857,15 @@ def main(argv: list[str] | None = None) -> int:
             for failure in check.failures:
                 print(f"FAIL  {failure}")
         print("VALID: every check passed" if not failures else f"INVALID: {len(failures)} failure(s)")
+        print(NOT_PROVEN)
     return 0 if not failures else 1
+
+
+NOT_PROVEN = (
+    "note: this proves the entries are records of the signed log and the plaintext shown is what they hold;\n"
+    "      it cannot prove that no record was left out, nor the unsigned sections beside the entries\n"
+    "      (alerts, requests, holdings, recipients, access pack, chain verification) or the reports."
+)
 
 
 if __name__ == "__main__":
