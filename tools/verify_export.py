@@ -640,6 +640,10 @@ def verify_bundle(
     )
     checks.append(Check("verifier key", f"the bundle names the key given ({key.split('+')[0]})", problems))
 
+    # 2b. The signed manifest: every member's SHA-256, signed by the log's key (the whole bundle, the
+    # sections a proof cannot reach and the reports included).
+    checks.append(_manifest(members, key))
+
     # 3. The signed checkpoint.
     checkpoint: Checkpoint | None
     try:
@@ -747,6 +751,42 @@ def verify_bundle(
         problems.append(f"footer: the ledger's full chain verification failed (first invalid seq {first})")
     checks.append(Check("footer", "export_sha256 matches; the ledger's chain verified in full", problems))
     return checks
+
+
+MANIFEST = "manifest.sig"
+MANIFEST_HEADER = "privacy-ledger export manifest v1"
+
+
+def _manifest(members: dict[str, bytes], key: str) -> Check:
+    """``manifest.sig``: a note signed by ``key`` whose lines are ``<sha256 hex>  <member>`` for every
+    other member of the bundle, each member listed once and matching."""
+    summary = "every member is listed with its SHA-256 in a note signed by the key given"
+    if MANIFEST not in members:
+        return Check("manifest", summary, [f"the bundle has no {MANIFEST}: nothing binds it to the ledger"])
+    try:
+        text = verify_note(members[MANIFEST], key)
+    except VerificationError as exc:
+        return Check("manifest", summary, [f"{MANIFEST}: {exc}"])
+    lines = text.rstrip("\n").split("\n")
+    if lines[0] != MANIFEST_HEADER:
+        return Check("manifest", summary, [f"{MANIFEST} is not a {MANIFEST_HEADER}"])
+    problems: list[str] = []
+    listed: dict[str, str] = {}
+    for line in lines[1:]:
+        digest, sep, name = line.partition("  ")
+        if not sep or len(digest) != 64 or name in listed or name == MANIFEST:
+            problems.append(f"{MANIFEST}: malformed or repeated line for {name!r}")
+            continue
+        listed[name] = digest
+    for name in sorted(set(members) - {MANIFEST}):
+        if name not in listed:
+            problems.append(f"member {name} is not in the signed manifest")
+        elif hashlib.sha256(members[name]).hexdigest() != listed[name]:
+            problems.append(f"member {name} differs from the signed manifest (edited after the export)")
+    problems += [
+        f"member {name} of the signed manifest is missing" for name in sorted(set(listed) - set(members))
+    ]
+    return Check("manifest", summary, problems)
 
 
 def _consistency(consistency: Any, checkpoint: Checkpoint | None, key: str, previous: str | None) -> Check:
@@ -862,9 +902,10 @@ def main(argv: list[str] | None = None) -> int:
 
 
 NOT_PROVEN = (
-    "note: this proves the entries are records of the signed log and the plaintext shown is what they hold;\n"
-    "      it cannot prove that no record was left out, nor the unsigned sections beside the entries\n"
-    "      (alerts, requests, holdings, recipients, access pack, chain verification) or the reports."
+    "note: this proves the entries are records of the signed log and the plaintext shown is what they hold,\n"
+    "      and that the ledger's key signed every member as it is (the sections beside the entries and the\n"
+    "      reports are the ledger's statement, not proven from the log);\n"
+    "      it cannot prove that no record was left out."
 )
 
 

@@ -39,6 +39,7 @@ from ledger.export.scope import KINDS, Scope, UnknownScope, entity_subject, fami
 from ledger.export.views import ScopeViews, access_pack, anomalies_by_event
 from ledger.log.checkpoint import Checkpoint, open_checkpoint
 from ledger.log.errors import LogError
+from ledger.log.note import SignerKey, sign_note
 from ledger.log.storage import DbHashSource
 from ledger.log.tree import consistency_proof, inclusion_proofs
 from ledger.store.messages import Message
@@ -309,9 +310,10 @@ README = """\
 Privacy Ledger export bundle ({kind} {id})
 
 export.json     the export: every record, its leaf and inclusion proof, the signed checkpoint
-report.html     the same content to read (also report.pdf); a rendering of export.json, not checked
+report.html     the same content to read (also report.pdf); a rendering of export.json
 checkpoint.txt  the signed checkpoint (tree size {size}) every inclusion proof leads to
 verifier.key    the log's verifier key as the ledger named it: check it against the copy you hold
+manifest.sig    every other file's SHA-256 (sha256sum form), in a note signed by the log's key
 
 Verify it (Python 3 and the `cryptography` package; verify_export.py is one file, from the ledger's
 source, tools/verify_export.py):
@@ -330,10 +332,26 @@ The export contains personal data: keep it accordingly.
 """
 
 
-def write_bundle(doc: Mapping[str, Any], path: Path) -> Path:
+MANIFEST = "manifest.sig"
+MANIFEST_HEADER = "privacy-ledger export manifest v1"
+
+
+def signed_manifest(members: Mapping[str, bytes], signer: SignerKey) -> bytes:
+    """A C2SP signed note, by the log's key, listing every member's SHA-256 (``sha256sum`` lines).
+
+    It binds the whole bundle to the ledger, the parts a proof cannot reach included (the sections beside
+    the entries, the HTML and PDF reports): ``export_sha256`` alone anyone could recompute after an edit.
+    """
+    lines = [MANIFEST_HEADER]
+    lines += [f"{hashlib.sha256(data).hexdigest()}  {name}" for name, data in sorted(members.items())]
+    return sign_note("\n".join(lines) + "\n", [signer]).encode("utf-8")
+
+
+def write_bundle(doc: Mapping[str, Any], path: Path, signer: SignerKey) -> Path:
     """Write the bundle zip (mode 0600): export.json, report.html, report.pdf, checkpoint.txt,
-    verifier.key and README.txt. ``path`` may be a folder (the default name is used inside it). An
-    existing file is never overwritten. Returns the file written."""
+    verifier.key, README.txt and manifest.sig (every member's SHA-256, signed by ``signer``, the log's
+    key). ``path`` may be a folder (the default name is used inside it). An existing file is never
+    overwritten. Returns the file written."""
     from ledger.export.report import render_html, render_pdf
 
     target = path / bundle_name(doc) if path.is_dir() else path
@@ -352,6 +370,7 @@ def write_bundle(doc: Mapping[str, Any], path: Path) -> Path:
             kind=doc["kind"], id=doc["scope"]["id"], size=size, name=target.name
         ).encode("utf-8"),
     }
+    members[MANIFEST] = signed_manifest(members, signer)
     stamp = _zip_time(str(doc["footer"]["generated_at"]))
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:

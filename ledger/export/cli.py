@@ -66,7 +66,7 @@ def cmd_export(args: argparse.Namespace) -> int:
             # Unknown id, or a log that does not extend what was signed before: nothing written.
             print(f"privacy-ledger: {exc}", file=sys.stderr)
             return exit_codes.FAILURE
-        written = write_bundle(doc, out)
+        written = write_bundle(doc, out, ledger.signing_key(create=False))
         # Recorded once the bundle exists, so the bundle never holds its own disclosure.
         disclosure = (
             {"recorded": False, "reason": "--no-record"} if args.no_record else record_export(ledger, doc)

@@ -184,7 +184,7 @@ def _export(request: Request, kind: str, option: str, case_id: str) -> Response:
     except SigningKeyError:
         raise Problem(503, "NO_SIGNING_KEY", "set LEDGER_SIGNING_KEY_FILE") from None
     with tempfile.TemporaryDirectory(prefix="ledger-export-") as folder:
-        written = write_bundle(doc, FilePath(folder))
+        written = write_bundle(doc, FilePath(folder), web.ledger.signing_key(create=False))
         data = written.read_bytes()
     if principal.role is Role.REGULATOR:
         try:

@@ -102,8 +102,14 @@ def verify(cli: Cli, bundle: Path, key: str, *extra: str) -> subprocess.Complete
     return standalone
 
 
-def _failures(proc: subprocess.CompletedProcess[str]) -> list[str]:
+def _all_failures(proc: subprocess.CompletedProcess[str]) -> list[str]:
     return [line[6:] for line in proc.stdout.splitlines() if line.startswith("FAIL  ")]
+
+
+def _failures(proc: subprocess.CompletedProcess[str]) -> list[str]:
+    """The failures of the check a test is about. Every edit made to a bundle after the export also fails
+    the signed manifest (tested on its own below), so its lines are left out here."""
+    return [f for f in _all_failures(proc) if "manifest" not in f]
 
 
 def _key_file(cli: Cli, summary: dict[str, Any]) -> str:
@@ -581,6 +587,56 @@ def test_an_entry_removed_without_recomputing_the_footer_is_reported_by_the_foot
             archive.writestr(name, body)
     proc = verify(exported.cli, tmp_path / "t.zip", exported.key)
     assert proc.returncode == 1 and _failures(proc) == ["footer: export_sha256 does not match export.json"]
+
+
+def test_an_edited_section_beside_the_entries_is_reported_by_the_signed_manifest(
+    exported: Exported, tmp_path: Path
+):
+    """Alerts, requests, holdings and the footer's chain verification are no proof's business: only the
+    manifest, signed by the log's key, binds them (export_sha256 is recomputed here, as anyone can)."""
+
+    def edit(doc: dict[str, Any], _: dict[str, bytes]) -> None:
+        doc["alerts"] = []
+
+    proc = verify(exported.cli, _rezip(exported.bundle, tmp_path / "t.zip", edit), exported.key)
+    assert proc.returncode == 1
+    assert _all_failures(proc) == [
+        "member export.json differs from the signed manifest (edited after the export)"
+    ]
+
+
+def test_an_edited_report_is_reported_by_the_signed_manifest(exported: Exported, tmp_path: Path):
+    def edit(_: dict[str, Any], members: dict[str, bytes]) -> None:
+        members["report.html"] = members["report.html"].replace(b"Integrity verified", b"Integrity verified!")
+
+    proc = verify(exported.cli, _rezip(exported.bundle, tmp_path / "t.zip", edit), exported.key)
+    failures = _all_failures(proc)
+    assert proc.returncode == 1 and "member report.html differs from the signed manifest" in " ".join(
+        failures
+    )
+    assert all("manifest" in f for f in failures)
+
+
+def test_a_bundle_without_its_signed_manifest_or_with_one_signed_by_another_key_is_reported(
+    exported: Exported, tmp_path: Path
+):
+    from ledger.log.note import SignerKey, sign_note
+
+    def drop(_: dict[str, Any], members: dict[str, bytes]) -> None:
+        del members["manifest.sig"]
+
+    proc = verify(exported.cli, _rezip(exported.bundle, tmp_path / "a.zip", drop), exported.key)
+    assert proc.returncode == 1
+    assert "the bundle has no manifest.sig: nothing binds it to the ledger" in _all_failures(proc)
+
+    def forge(_: dict[str, Any], members: dict[str, bytes]) -> None:
+        text = members["manifest.sig"].decode().rpartition("\n\n")[0] + "\n"
+        name = text and json.loads(members["export.json"])["verifier_key"].split("+")[0]
+        members["manifest.sig"] = sign_note(text, [SignerKey.generate(name)]).encode()
+
+    proc = verify(exported.cli, _rezip(exported.bundle, tmp_path / "b.zip", forge), exported.key)
+    assert proc.returncode == 1
+    assert any(f.startswith("manifest.sig: ") for f in _all_failures(proc))
 
 
 # -- erasure after an export ----------------------------------------------------------------------------

@@ -17,7 +17,7 @@ from conftest import on_both_backends
 from export_story import ERASED_VALUES, KEPT_VALUES, Story, messages
 
 from ledger.bootstrap import Ledger
-from ledger.export.bundle import build_export, record_export, write_bundle
+from ledger.export.bundle import MANIFEST, build_export, record_export, signed_manifest, write_bundle
 from ledger.export.scope import UnknownScope
 from ledger.export.verifier import load_standalone_verifier
 from ledger.sample import generate_events
@@ -32,18 +32,22 @@ def _told(ledger: Ledger, story: Story, *, complete: bool = True) -> Story:
     return story
 
 
-def _members(doc: dict[str, Any]) -> dict[str, bytes]:
-    return {
+def _members(ledger: Ledger, doc: dict[str, Any]) -> dict[str, bytes]:
+    """The bundle members the checks read, with the manifest signed by the ledger's key as write_bundle
+    signs it."""
+    members = {
         "export.json": json.dumps(doc).encode(),
         "checkpoint.txt": doc["checkpoint"].encode(),
         "verifier.key": (doc["verifier_key"] + "\n").encode(),
     }
+    members[MANIFEST] = signed_manifest(members, ledger.signing_key(create=False))
+    return members
 
 
 def _failures(ledger: Ledger, doc: dict[str, Any], **kw: Any) -> list[str]:
     """What the standalone verifier finds wrong with ``doc``, checked with the ledger's own key."""
     tool = load_standalone_verifier()
-    checks = tool.verify_bundle(doc, _members(doc), ledger.verifier_key.text, **kw)
+    checks = tool.verify_bundle(doc, _members(ledger, doc), ledger.verifier_key.text, **kw)
     return [failure for check in checks for failure in check.failures]
 
 
@@ -300,14 +304,14 @@ def test_records_stored_before_commitments_export_as_not_bound(
     assert all("salt" in b for b in new["binding"].values())
     assert _failures(ledger, doc) == []
     tool = load_standalone_verifier()
-    checks = {c.name: c for c in tool.verify_bundle(doc, _members(doc), ledger.verifier_key.text)}
+    checks = {c.name: c for c in tool.verify_bundle(doc, _members(ledger, doc), ledger.verifier_key.text)}
     assert "1 recorded before commitments" in checks["disclosed values"].summary
 
 
 def test_export_sha256_is_reproducible_with_the_standard_library(ledger: Ledger, tmp_path: Path):
     story = _told(ledger, Story())
     doc = build_export(ledger, "subject", story.a, record_disclosure=False)
-    path = write_bundle(doc, tmp_path)
+    path = write_bundle(doc, tmp_path, ledger.signing_key(create=False))
     with zipfile.ZipFile(path) as archive:
         loaded = json.loads(archive.read("export.json"))
         readme = archive.read("README.txt").decode()
@@ -319,7 +323,11 @@ def test_export_sha256_is_reproducible_with_the_standard_library(ledger: Ledger,
 
 def test_no_erased_value_appears_anywhere_in_the_bundle(ledger: Ledger, tmp_path: Path):
     story = _told(ledger, Story())
-    path = write_bundle(build_export(ledger, "access_pack", story.a, record_disclosure=False), tmp_path)
+    path = write_bundle(
+        build_export(ledger, "access_pack", story.a, record_disclosure=False),
+        tmp_path,
+        ledger.signing_key(create=False),
+    )
     assert path.name.startswith(f"access_pack-{story.a}-") and path.stat().st_mode & 0o777 == 0o600
     texts = _bundle_texts(path, tmp_path)
     assert set(texts) >= {
