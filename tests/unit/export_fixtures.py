@@ -38,6 +38,8 @@ __all__ = [
 
 _NS = uuid.UUID("0f6a3c2e-5d1b-4e8f-9a7c-2b4d6e8f0a1c")
 ORIGIN = "ledger.example.com/privacy-ledger"
+# The fictional log key that signs the synthetic bundle (its checkpoint and its manifest).
+FIXTURE_SIGNER = SignerKey(ORIGIN, hashlib.sha256(b"fictional test signer").digest())
 LOG_SIZE = 120
 GENESIS = "0" * 64
 GENERATED_AT = "2026-07-20T09:30:00Z"
@@ -373,7 +375,7 @@ def synthetic_export(*, kind: str = "subject") -> dict[str, Any]:
         leaves.append(canonical_bytes({**record, "seq": seq, "prev_hash": hashes[-1] if hashes else GENESIS}))
         hashes.append(hashlib.sha256(leaves[-1]).hexdigest())
     tree = [leaf_hash(leaf) for leaf in leaves]
-    signer = SignerKey(ORIGIN, hashlib.sha256(b"fictional test signer").digest())
+    signer = FIXTURE_SIGNER
     ordered = sorted(events.values(), key=lambda e: (canonical_timestamp(e.occurred_at), e.seq))
     doc: dict[str, Any] = {
         "format": "privacy-ledger-export/v1",

@@ -19,8 +19,18 @@ from typing import Any
 
 import pytest
 from conftest import services_required
-from export_fixtures import ERASED_VALUES, LOG_SIZE, NAME, SPOUSE, SUBJECT, export_sha256, synthetic_export
+from export_fixtures import (
+    ERASED_VALUES,
+    FIXTURE_SIGNER,
+    LOG_SIZE,
+    NAME,
+    SPOUSE,
+    SUBJECT,
+    export_sha256,
+    synthetic_export,
+)
 
+from ledger.export.bundle import MANIFEST, signed_manifest
 from ledger.export.report import build_report, render_html, render_pdf
 from ledger.export.report_model import Code
 from ledger.log.checkpoint import open_checkpoint
@@ -376,6 +386,8 @@ def test_synthetic_export_passes_the_standalone_verifier(tmp_path: Path) -> None
     (tmp_path / "export.json").write_text(json.dumps(d, ensure_ascii=False), encoding="utf-8")
     (tmp_path / "checkpoint.txt").write_text(d["checkpoint"], encoding="utf-8")
     (tmp_path / "verifier.key").write_text(d["verifier_key"] + "\n", encoding="utf-8")
+    members = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
+    (tmp_path / MANIFEST).write_bytes(signed_manifest(members, FIXTURE_SIGNER))
     verifier = Path(__file__).resolve().parents[2] / "tools" / "verify_export.py"
     out = subprocess.run(
         [sys.executable, str(verifier), str(tmp_path), "--key", str(tmp_path / "verifier.key")],
