@@ -182,19 +182,20 @@ def scenario() -> dict[str, Any]:
     }
 
 
-@pytest.fixture(scope="module")
-def report(crosscheck_program: Path, scenario: dict[str, Any]) -> dict[str, Any]:
-    """What Go's note and tlog packages say about the scenario."""
+def _ask_go(program: Path, request: dict[str, Any]) -> dict[str, Any]:
+    """Run the Go cross-check program on one request (JSON on stdin) and return its JSON report."""
     result = subprocess.run(
-        [str(crosscheck_program)],
-        input=json.dumps(scenario["request"]),
-        capture_output=True,
-        text=True,
-        timeout=120,
+        [str(program)], input=json.dumps(request), capture_output=True, text=True, timeout=120
     )
     assert result.returncode == 0, result.stderr
     parsed: dict[str, Any] = json.loads(result.stdout)
     return parsed
+
+
+@pytest.fixture(scope="module")
+def report(crosscheck_program: Path, scenario: dict[str, Any]) -> dict[str, Any]:
+    """What Go's note and tlog packages say about the scenario."""
+    return _ask_go(crosscheck_program, scenario["request"])
 
 
 def test_go_opens_the_checkpoint_signed_by_the_ledger(
@@ -378,16 +379,7 @@ def real_ledger(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
 @pytest.fixture(scope="module")
 def ledger_report(crosscheck_program: Path, real_ledger: dict[str, Any]) -> dict[str, Any]:
     """What Go's note and tlog packages say about the real ledger's checkpoints and proofs."""
-    result = subprocess.run(
-        [str(crosscheck_program)],
-        input=json.dumps(real_ledger["request"]),
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert result.returncode == 0, result.stderr
-    parsed: dict[str, Any] = json.loads(result.stdout)
-    return parsed
+    return _ask_go(crosscheck_program, real_ledger["request"])
 
 
 def test_go_opens_a_real_ledgers_checkpoints_and_computes_their_roots_from_its_records(
