@@ -19,6 +19,7 @@ import fastavro
 from fastavro.repository.base import AbstractSchemaRepository, SchemaRepositoryError
 from fastavro.schema import fingerprint, load_schema, to_parsing_canonical_form
 
+from ledger._data import data_path
 from ledger.errors import ErrorCode, EventRejected, LedgerError
 
 __all__ = [
@@ -32,7 +33,7 @@ __all__ = [
     "Release",
 ]
 
-DEFAULT_SCHEMA_DIR = Path(__file__).resolve().parent.parent / "schemas" / "avro"
+DEFAULT_SCHEMA_DIR = data_path("schemas", "avro")
 MARKER = b"\xc3\x01"  # Avro single-object encoding marker
 _HEADER_LEN = len(MARKER) + 8
 _MANIFEST = "releases.json"

@@ -14,6 +14,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from ledger._data import data_path
 from ledger.domain.calendar import HolidayCalendar
 from ledger.domain.timeutil import parse_date
 from ledger.errors import LedgerError
@@ -21,7 +22,7 @@ from ledger.errors import LedgerError
 __all__ = ["DEFAULT_CALENDAR", "DEFAULT_CALENDARS_DIR", "CalendarError", "load_calendar"]
 
 DEFAULT_CALENDAR = "england-and-wales"
-DEFAULT_CALENDARS_DIR = Path(__file__).resolve().parent.parent / "schemas" / "calendars"
+DEFAULT_CALENDARS_DIR = data_path("schemas", "calendars")
 _NAME = re.compile(r"[a-z0-9][a-z0-9-]{0,63}", re.ASCII)
 
 

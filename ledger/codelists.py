@@ -6,12 +6,13 @@ import json
 from functools import lru_cache
 from pathlib import Path
 
+from ledger._data import data_path
 from ledger.domain.codes import CodeLists
 from ledger.errors import CodeListError
 
 __all__ = ["DEFAULT_CODE_LISTS_PATH", "load_code_lists"]
 
-DEFAULT_CODE_LISTS_PATH = Path(__file__).resolve().parent.parent / "schemas" / "codelists.json"
+DEFAULT_CODE_LISTS_PATH = data_path("schemas", "codelists.json")
 
 
 def load_code_lists(path: Path | None = None) -> CodeLists:

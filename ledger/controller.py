@@ -8,11 +8,12 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from ledger._data import data_path
 from ledger.errors import LedgerError
 
 __all__ = ["DEFAULT_CONTROLLER_PATH", "ControllerConfigError", "ControllerIdentity", "load_controller"]
 
-DEFAULT_CONTROLLER_PATH = Path(__file__).resolve().parent.parent / "schemas" / "controller.json"
+DEFAULT_CONTROLLER_PATH = data_path("schemas", "controller.json")
 
 
 class ControllerConfigError(LedgerError):

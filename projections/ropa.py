@@ -16,6 +16,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, ClassVar, Final, NamedTuple
 
+from ledger._data import data_path
 from ledger.controller import ControllerIdentity, load_controller
 from ledger.domain.facts import Fact
 from ledger.domain.transfers import classify_transfer, is_third_country, ropa_mechanism
@@ -34,7 +35,7 @@ __all__ = [
     "ropa_report",
 ]
 
-DEFAULT_DPV_MAPPING_PATH = Path(__file__).resolve().parent.parent / "schemas" / "dpv-mapping.json"
+DEFAULT_DPV_MAPPING_PATH = data_path("schemas", "dpv-mapping.json")
 COUNTED_EVENT_TYPES: Final = ("DataCollected", "DataUsed", "DataShared", "TransferredInternationally")
 _DISCLOSURES: Final = ("DataShared", "TransferredInternationally")
 _ALL: Final = "*"
