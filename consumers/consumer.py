@@ -63,6 +63,9 @@ class ConsumerConfig:
     max_backoff_s: float = 10.0
     session_timeout_ms: int = 45000
     lag_every_s: float = 5.0
+    # How long the Kafka clients wait for a first broker; `consume` retries (and /readyz says so) after
+    # that, and a stop signal is answered at the latest then.
+    bootstrap_timeout_ms: int = 5000
     # Helper processes that decode and validate the next batch while one is written (0: in-process).
     decode_workers: int = field(default_factory=lambda: 1 if (os.cpu_count() or 1) > 1 else 0)
 
@@ -154,6 +157,7 @@ class LedgerConsumer:
             max_poll_records=config.batch_size,
             session_timeout_ms=config.session_timeout_ms,
             heartbeat_interval_ms=max(config.session_timeout_ms // 6, 500),
+            bootstrap_timeout_ms=config.bootstrap_timeout_ms,
         )
         self._consumer.subscribe([config.topic], listener=_Rebalance(self))
         self._producer = producer_factory(
@@ -161,6 +165,7 @@ class LedgerConsumer:
             client_id=f"{config.group}-dlq",
             acks="all",
             enable_idempotence=True,
+            bootstrap_timeout_ms=config.bootstrap_timeout_ms,
         )
 
     # -- the loop ----------------------------------------------------------------------------
@@ -312,7 +317,6 @@ class LedgerConsumer:
                 continue
             elapsed = time.perf_counter() - started
             self.metrics.observe_batch(result, elapsed)
-            self._export_totals()
             log.debug(
                 "batch of %d appended with positions of %d partition(s) in %.1f ms",
                 len(messages),
@@ -402,7 +406,6 @@ class LedgerConsumer:
             return
         if result.dead_lettered:
             log.debug("idle poll: %d parked event(s) expired", result.dead_lettered)
-            self._export_totals()
         if periodic or result.dead_lettered:
             self._publish_dead_letters()
         self._maybe_checkpoint()
@@ -430,12 +433,6 @@ class LedgerConsumer:
         self._grown = False
         if issued is not None:
             log.debug("signed checkpoint of tree size %d", issued.size)
-
-    def _export_totals(self) -> None:
-        try:
-            self.metrics.set_ledger_totals(self.ledger.counters())
-        except Exception as exc:
-            log.info("ledger totals not exported (%s)", type(exc).__name__)
 
     def _maybe_report_lag(self, *, force: bool = False) -> None:
         now = time.monotonic()

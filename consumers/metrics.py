@@ -1,19 +1,17 @@
-"""Prometheus metrics of the consumer: conservation counts, batch latency and lag per partition.
+"""Prometheus metrics of the consumer process: what it appended, batch latency and lag per partition.
 
-Metric names and labels carry topics, partitions and counts only, never event content.
+The ledger-wide conservation counters come from the database at scrape time
+(``ledger.collector.LedgerCollector``), not from here. Metric names and labels carry topics, partitions and
+counts only, never event content.
 """
 
 from __future__ import annotations
-
-from collections.abc import Mapping
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from ledger.store.messages import BatchResult
 
 __all__ = ["ConsumerMetrics"]
-
-_LEDGER_KINDS = ("consumed", "stored", "duplicates", "dead_lettered", "parked", "system_events")
 
 
 class ConsumerMetrics:
@@ -30,22 +28,15 @@ class ConsumerMetrics:
             "ledger_consumer_parked_change", "Net messages parked by this process", registry=r
         )
         self.batch_seconds = Histogram(
-            "ledger_consumer_batch_seconds",
+            "ledger_consumer_batch_duration_seconds",
             "Time to append one polled batch (one database transaction)",
             buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
             registry=r,
         )
         self.lag = Gauge(
-            "ledger_consumer_lag",
+            "ledger_consumer_lag_messages",
             "End offset minus the database position, per partition",
             ["topic", "partition"],
-            registry=r,
-        )
-        self.ledger_total = Gauge(
-            "ledger_ingest_total",
-            "Ledger-wide conservation counters from the database: consumed = stored + duplicates "
-            "+ dead_lettered + parked",
-            ["kind"],
             registry=r,
         )
         self.retries = Counter(
@@ -63,11 +54,6 @@ class ConsumerMetrics:
         self.dead_lettered.inc(result.dead_lettered)
         self.parked_change.inc(result.parked)
         self.batch_seconds.observe(seconds)
-
-    def set_ledger_totals(self, counters: Mapping[str, int]) -> None:
-        """Export the database's conservation counters (consistent: read in one transaction)."""
-        for kind in _LEDGER_KINDS:
-            self.ledger_total.labels(kind=kind).set(counters.get(kind, 0))
 
     def set_lag(self, topic: str, partition: int, lag: int) -> None:
         """Export one partition's lag."""

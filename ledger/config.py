@@ -27,6 +27,7 @@ _INT_MIN = {
     "kafka_session_timeout_ms": 1,
     "decode_workers": 0,
     "checkpoint_interval_seconds": 1,
+    "ready_max_lag_seconds": 1,
     "web_port": 1,
     "web_session_seconds": 60,
     "web_token_max_days": 1,
@@ -187,7 +188,26 @@ class Settings:
     )
     metrics_port: int = field(
         default=0,
-        metadata={"env": "LEDGER_METRICS_PORT", "doc": "Prometheus port of `consume` (0: none)"},
+        metadata={
+            "env": "LEDGER_METRICS_PORT",
+            "doc": "port of the /healthz, /readyz and /metrics endpoints of `consume`, `project` and "
+            "`serve` (0: none; `--metrics-port` overrides)",
+        },
+    )
+    metrics_host: str = field(
+        default="127.0.0.1",
+        metadata={
+            "env": "LEDGER_METRICS_HOST",
+            "doc": "address the /healthz, /readyz and /metrics endpoints listen on",
+        },
+    )
+    ready_max_lag_seconds: int = field(
+        default=60,
+        metadata={
+            "env": "LEDGER_READY_MAX_LAG_SECONDS",
+            "doc": "`project` answers /readyz with 503 while a view has not applied an event stored "
+            "longer ago than this",
+        },
     )
     signing_key_file: Path | None = field(
         default=None,

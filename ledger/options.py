@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from ledger.domain.timeutil import canonical_timestamp
 from ledger.errors import LedgerError
 
-__all__ = ["EARLIEST_INSTANT", "LATEST_INSTANT", "parse_instant_option", "positive_int"]
+__all__ = ["EARLIEST_INSTANT", "LATEST_INSTANT", "parse_instant_option", "port_number", "positive_int"]
 
 # The instants --clock and --as-of accept: wide enough for any record, narrow enough that deadline
 # arithmetic (months, working days, London dates) never leaves Python's datetime range.
@@ -47,4 +47,15 @@ def positive_int(text: str) -> int:
         value = 0
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be a positive integer, got {text!r}")
+    return value
+
+
+def port_number(text: str) -> int:
+    """An argparse ``type``: a TCP port, 1 to 65535 (``--metrics-port``)."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if not 1 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"must be a port from 1 to 65535, got {text!r}")
     return value

@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from prometheus_client import CollectorRegistry, Gauge
+from prometheus_client import CollectorRegistry, Histogram
 
 from ledger.domain.facts import Fact
 from ledger.errors import LedgerError
@@ -55,10 +55,11 @@ class ProjectionRunner:
         # The positions this runner's last transaction left (None: its in-memory state may be stale).
         self._committed: dict[str, int] | None = None
         self.registry = registry if registry is not None else CollectorRegistry(auto_describe=True)
-        self.lag_gauge = Gauge(
-            "ledger_projection_lag",
-            "Stored events a view has not applied yet",
-            ["view"],
+        # Each view's lag is read from the database at scrape time (ledger.collector.LedgerCollector).
+        self.batch_seconds = Histogram(
+            "ledger_projection_batch_duration_seconds",
+            "Time to apply one batch of stored events to the views (one database transaction)",
+            buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
             registry=self.registry,
         )
         if store.read_only:
@@ -91,12 +92,9 @@ class ProjectionRunner:
         return int(value or 0)
 
     def lag(self) -> dict[str, int]:
-        """Events each view still has to apply (also exported as ``ledger_projection_lag``)."""
+        """Events each view still has to apply."""
         head = self.head()
-        out = {name: head - seq for name, seq in self.positions().items()}
-        for name, value in out.items():
-            self.lag_gauge.labels(view=name).set(value)
-        return out
+        return {name: head - seq for name, seq in self.positions().items()}
 
     # -- applying ----------------------------------------------------------------------------
 
@@ -119,7 +117,6 @@ class ProjectionRunner:
             batches += 1
             if progress is not None:
                 progress(total)
-        self.lag()
         return total
 
     def _step(self) -> int:
@@ -148,6 +145,7 @@ class ProjectionRunner:
             # Positions moved between the read and the lock: read again from where they are now.
             return self._step()
         self._committed = {v.name: max(positions[v.name], last) for v in self.views}
+        self.batch_seconds.observe(time.perf_counter() - started)
         log.debug(
             "applied seq %d-%d (%d events) to %s in %.1f ms",
             facts[0].seq,

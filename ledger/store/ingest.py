@@ -17,6 +17,7 @@ from ledger.domain.codes import CodeLists
 from ledger.domain.timeutil import format_instant
 from ledger.domain.validation import MAX_MESSAGE_BYTES, parse_json_message, validate_event
 from ledger.errors import ErrorCode, EventRejected, LedgerError
+from ledger.observability import count_committed_keys, count_erasures
 from ledger.store.database import LedgerStore
 from ledger.store.dialect import SqlCursor
 from ledger.store.keystore import KeyStore
@@ -115,6 +116,7 @@ class Ingestor:
                 in_transaction(cur)
         state = writer.state(generation)
         self._state = state if state.size <= self.state_limit else None
+        _count_committed(writer)
         if writer.ring.shredded_kids:
             self.keys.forget(writer.ring.shredded_kids)
             self.store.purge_destroyed_keys()
@@ -209,6 +211,7 @@ class Ingestor:
             writer.apply([], [])
         state = writer.state(generation)
         self._state = state if state.size <= self.state_limit else None
+        _count_committed(writer)
         return writer.result
 
     def expire_due(self) -> BatchResult:
@@ -268,6 +271,12 @@ class Ingestor:
             return validate_event(message.event, self.codes, recorded_at)
         except EventRejected as exc:
             return exc
+
+
+def _count_committed(writer: BatchWriter) -> None:
+    """Count, once its transaction committed, the keys it created and destroyed and its erasures."""
+    count_committed_keys(writer.ring.created, len(writer.ring.shredded_kids))
+    count_erasures(writer.result.erasures)
 
 
 class InputFileError(LedgerError):

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from ledger.observability import count_unwrapped_key
 from ledger.store.crypto import KeyWrapper, new_data_key
 from ledger.store.dialect import InList, SqlCursor
 
@@ -44,6 +45,7 @@ class KeyStore:
         key = self._unwrapped.get(kid)
         if key is None:
             key = self.wrapper.unwrap(bytes(wrapped), kid)
+            count_unwrapped_key()
             self._unwrapped[kid] = key
         return key
 
@@ -101,6 +103,7 @@ class KeyRing:
         # version -> wrapped key (None once shredded again within the same transaction).
         self._new: dict[tuple[str, str, int], bytes | None] = {}
         self.shredded_kids: list[str] = []
+        self.created = 0  # key rows flush() wrote (counted once the transaction commits)
 
     def prefetch(self, subjects: Iterable[str]) -> None:
         """Load the key rows of ``subjects`` in one query."""
@@ -242,4 +245,5 @@ class KeyRing:
                 for (subject, category, version), wrapped in self._new.items()
             ],
         )
+        self.created += len(self._new)
         self._new.clear()

@@ -68,11 +68,21 @@ def cmd_serve(args: argparse.Namespace) -> int:
     port = settings.web_port if args.port is None else args.port
     import uvicorn
 
+    from ledger.ops import database_check, exposition_registry, start_ops_server
     from ledger.web.app import create_app
 
     ledger = Ledger.open(settings)
+    ops = None
     try:
         app = create_app(ledger, settings)
+        # /metrics on the operations port (loopback by default), never on the API's: Prometheus holds no
+        # session, and the API's port faces the HTTPS proxy. /healthz and /readyz answer on both.
+        ops = start_ops_server(
+            settings.metrics_host,
+            settings.metrics_port if args.metrics_port is None else args.metrics_port,
+            exposition_registry(ledger),
+            {"database": database_check(ledger.store)},
+        )
         config = uvicorn.Config(
             app,
             host=host,
@@ -100,6 +110,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
             raise LedgerError(f"serve could not start on {host}:{port} (is the port in use?)") from None
         return exit_codes.OK if server.started else exit_codes.USAGE
     finally:
+        if ops is not None:
+            ops.close()
         ledger.close()
 
 
@@ -196,6 +208,11 @@ def add_web_commands(sub: Any) -> None:
     )
     s.add_argument("--host", help="address to listen on (default LEDGER_WEB_HOST, 127.0.0.1)")
     s.add_argument("--port", type=_port, help="port to listen on (default LEDGER_WEB_PORT, 8000)")
+    s.add_argument(
+        "--metrics-port",
+        type=_port,
+        help="serve /healthz, /readyz and /metrics on LEDGER_METRICS_HOST:PORT (default LEDGER_METRICS_PORT)",
+    )
     s.set_defaults(func=cmd_serve)
 
     s = sub.add_parser("users", help="staff users of `serve`: add, list, disable")

@@ -32,6 +32,7 @@ from consumers.metrics import ConsumerMetrics
 from ledger.avro import AvroCodec
 from ledger.bootstrap import Ledger
 from ledger.config import Settings
+from ledger.ops import exposition_registry
 from ledger.sample import generate_events
 from ledger.testing import collected, event, new_id
 
@@ -328,24 +329,35 @@ def test_conservation_is_exported_as_prometheus_metrics(topics: tuple[str, str],
         ],
     )
     metrics = ConsumerMetrics()
-    _consume_in_process(pg_ledger, topic, dlq, metrics=metrics).close()
+    ledger = _consume_in_process(pg_ledger, topic, dlq, metrics=metrics)
+    # What `consume` serves on /metrics: its own metrics and the ledger's, read from the database.
+    registry = exposition_registry(ledger, metrics.registry)
 
     def sample(name: str, **labels: str) -> float:
-        value = metrics.registry.get_sample_value(name, labels)
+        value = registry.get_sample_value(name, labels)
         assert value is not None, name
         return value
 
-    total = {
-        k: sample("ledger_ingest_total", kind=k)
-        for k in ("consumed", "stored", "duplicates", "dead_lettered", "parked")
-    }
-    assert total == {"consumed": 4, "stored": 1, "duplicates": 1, "dead_lettered": 1, "parked": 1}
+    try:
+        total = {
+            k: sample("ledger_ingest_messages_total", kind=k)
+            for k in ("consumed", "stored_producer_events", "duplicates", "dead_lettered")
+        }
+        parked = sample("ledger_parked_messages")
+        gap = sample("ledger_ingest_conservation_gap_messages")
+    finally:
+        ledger.close()
+    assert total == {"consumed": 4, "stored_producer_events": 1, "duplicates": 1, "dead_lettered": 1}
+    assert parked == 1 and gap == 0
     assert (
-        total["consumed"] == total["stored"] + total["duplicates"] + total["dead_lettered"] + total["parked"]
+        total["consumed"]
+        == total["stored_producer_events"] + total["duplicates"] + total["dead_lettered"] + parked
     )
     assert sample("ledger_consumer_consumed_total") == 4
-    assert sample("ledger_consumer_batch_seconds_count") >= 1
-    lag = [s for m in metrics.registry.collect() if m.name == "ledger_consumer_lag" for s in m.samples]
+    assert sample("ledger_consumer_batch_duration_seconds_count") >= 1
+    lag = [
+        s for m in metrics.registry.collect() if m.name == "ledger_consumer_lag_messages" for s in m.samples
+    ]
     assert lag and all(s.value == 0 for s in lag)
 
 

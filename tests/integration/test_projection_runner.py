@@ -16,6 +16,7 @@ import pytest
 
 from ledger.bootstrap import Ledger
 from ledger.config import Settings
+from ledger.ops import exposition_registry
 from ledger.sample import generate_events
 from ledger.store.messages import Message
 from projections import runner as runner_module
@@ -26,8 +27,9 @@ def _ingest(ledger: Ledger, events: list[dict[str, Any]]) -> None:
     ledger.ingest_messages([Message("test", 0, i, event=e) for i, e in enumerate(events)])
 
 
-def _lag(projections: Projections, view: str) -> float:
-    value = projections.runner.registry.get_sample_value("ledger_projection_lag", {"view": view})
+def _lag(ledger: Ledger, view: str) -> float:
+    """The view's lag as `project` serves it on /metrics (read from the database at scrape time)."""
+    value = exposition_registry(ledger).get_sample_value("ledger_projection_lag_events", {"view": view})
     assert value is not None
     return value
 
@@ -37,10 +39,12 @@ def test_lag_per_view_is_exported_and_reaches_zero(ledger: Ledger):
     projections = Projections(ledger.store, ledger.keys, ledger.codes)
     head = projections.runner.head()
     assert projections.runner.lag() == {name: head for name in projections.runner.positions()}
-    assert _lag(projections, "alerts") == head
+    assert _lag(ledger, "alerts") == head
     projections.catch_up()
     assert set(projections.runner.lag().values()) == {0}
-    assert _lag(projections, "requests") == 0
+    assert _lag(ledger, "requests") == 0
+    batches = projections.runner.registry.get_sample_value("ledger_projection_batch_duration_seconds_count")
+    assert batches is not None and batches >= 1
 
 
 def test_rebuilding_one_view_leaves_the_others_alone(ledger: Ledger):
