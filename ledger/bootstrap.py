@@ -193,6 +193,39 @@ class Ledger:
         }
         return self.ingestor.ingest_batch([Message("cli:erase", None, None, event=event)])
 
+    def record_read(
+        self,
+        subject_id: str,
+        *,
+        actor_ref: str,
+        role: str,
+        view: str,
+        reason: str,
+        interface: str,
+        case_id: str | None = None,
+    ) -> None:
+        """Append the spec 8 audit record of one plaintext read: a ``PersonalDataViewed`` on the
+        subject's stream (codes and opaque ids only, checked against the code lists ``staff_role``,
+        ``personal_data_view``, ``read_reason`` and ``access_interface``), in a transaction of its own.
+
+        The staff service (``WebContext.record_read``) and the CLI's plaintext commands
+        (``ledger.read_audit``) both record through here. Raises if it cannot be stored: the caller
+        then shows nothing.
+        """
+        cause = f"read:{uuid.uuid4()}"
+        payload: dict[str, Any] = {
+            "actor_ref": actor_ref,
+            "role": role,
+            "view": view,
+            "reason": reason,
+            "interface": interface,
+        }
+        if case_id is not None:
+            payload["case_id"] = case_id
+        self.ingestor.append_system_event(
+            "PersonalDataViewed", subject_id, payload, cause=cause, correlation_id=cause
+        )
+
     def has_seen(self, subject_id: str) -> bool:
         """True if any stored event, data key (parked events are sealed under one) or merge names it."""
         with self.store.read() as cur:

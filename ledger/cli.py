@@ -88,13 +88,28 @@ def cmd_ingest(args: argparse.Namespace) -> int:
 
 
 def cmd_subject(args: argparse.Namespace) -> int:
-    """Print a subject's events in order, decrypted or redacted."""
-    ledger = _open(args, read_only=True)
+    """Print a subject's events in order, decrypted or redacted, once the read is recorded (spec 8).
+
+    Exit 2 without ``--reason``; 1 (nothing printed) if the read cannot be recorded. A subject with no
+    event prints ``[]`` and records nothing: nothing about anyone was shown.
+    """
+    from ledger.read_audit import ReadNotRecorded, open_to_read_plaintext, record_cli_read, required_reason
+    from ledger.web.roles import View
+
+    reason = required_reason(args.reason, "subject")
+    settings = Settings.from_env()
+    ledger = open_to_read_plaintext(settings, _clock(settings, args.clock))
     try:
-        _print(ledger.subject_events(args.subject_id))
+        events = ledger.subject_events(args.subject_id)
+        if events:
+            record_cli_read(ledger, args.subject_id, View.SUBJECT_EVENTS, reason)
+    except ReadNotRecorded as exc:
+        print(f"privacy-ledger: {exc}", file=sys.stderr)
+        return exit_codes.FAILURE
     finally:
         ledger.close()
-    return 0
+    _print(events)
+    return exit_codes.OK
 
 
 def cmd_erase(args: argparse.Namespace) -> int:
@@ -116,16 +131,21 @@ def cmd_erase(args: argparse.Namespace) -> int:
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
-    """Verify the integrity chain; exit 1 when it is broken."""
+    """Verify the integrity chain; exit 1 when it is broken. ``--record`` keeps the outcome in the
+    ledger for monitoring (``ledger_verify_*`` metrics); only that option writes."""
     from ledger.progress import Progress
 
-    ledger = _open(args, read_only=True)
+    ledger = _open(args, read_only=not args.record)
     try:
         shown = Progress("verify", total=ledger.head_seq())
         try:
             report = ledger.verify(progress=shown.update)
         finally:
             shown.close()
+        if args.record:
+            from ledger.collector import record_verify_result
+
+            record_verify_result(ledger.store, ledger.clock(), report.valid, report.length)
     finally:
         ledger.close()
     _print(report.as_dict())
@@ -304,7 +324,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
                     {k: a[k] for k in ("code", "severity", "subject_id", "message")} for a in open_alerts[:5]
                 ],
             },
-            "next": "privacy-ledger query requests | alerts | inventory --subject ID | ropa | ...",
+            "next": "privacy-ledger query requests | alerts | inventory --subject ID --reason R | ropa | ...",
         }
     )
     return 0 if report.valid and signed["status"] != "refused" else 1
@@ -381,8 +401,19 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--clock", help=clock_help)
     s.set_defaults(func=cmd_ingest)
 
-    s = sub.add_parser("subject", help="a subject's events, decrypted or redacted")
+    from ledger.read_audit import add_reason_argument
+
+    s = sub.add_parser(
+        "subject",
+        help="a subject's events, decrypted or redacted (the read is recorded)",
+        description="Prints every event of the subject in seq order, personal values decrypted or "
+        "redacted. The read is first recorded in the ledger as a PersonalDataViewed (spec 8: the OS "
+        "account's uid, role host_operator, the reason); if that fails nothing is printed (exit 1). "
+        "Needs write access to the ledger. A subject with no event prints [] and records nothing.",
+    )
     s.add_argument("subject_id", help="the subject's ledger-scoped UUID")
+    add_reason_argument(s)
+    s.add_argument("--clock", help=clock_help)
     s.set_defaults(func=cmd_subject)
 
     s = sub.add_parser("erase", help="erase a subject by destroying its data keys")
@@ -403,6 +434,12 @@ def build_parser() -> argparse.ArgumentParser:
     s.set_defaults(func=cmd_erase)
 
     s = sub.add_parser("verify", help="verify the integrity chain")
+    s.add_argument(
+        "--record",
+        action="store_true",
+        help="also record the outcome in the ledger for monitoring (the ledger_verify_* metrics of "
+        "consume, project and serve); needs write access",
+    )
     s.set_defaults(func=cmd_verify)
 
     s = sub.add_parser(

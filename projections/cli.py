@@ -15,11 +15,16 @@ from ledger import exit_codes
 from ledger.bootstrap import Ledger
 from ledger.config import Settings
 from ledger.errors import LedgerError
-from ledger.options import parse_instant_option, positive_int
+from ledger.options import parse_instant_option, port_number, positive_int
 from ledger.store.database import sqlite_path
 from ledger.store.files import read_only_location
 from projections.base import ProjectionError
-from projections.query_options import UnknownSubjectError, check_query_options, check_subject_id
+from projections.query_options import (
+    UnknownSubjectError,
+    check_actor_ref,
+    check_query_options,
+    check_subject_id,
+)
 from projections.runner import read_lag
 from projections.service import QUERY_NAMES, VIEW_NAMES, Projections
 
@@ -53,18 +58,29 @@ def cmd_project(args: argparse.Namespace) -> int:
             key = {"rebuilt": args.rebuild, "events": applied} if args.rebuild else {"applied": applied}
             _print({**key, "lag": projections.runner.lag()})
             return 0
-        if settings.metrics_port:
-            from prometheus_client import start_http_server
+        from ledger.ops import caught_up_check, database_check, exposition_registry, start_ops_server
 
-            start_http_server(settings.metrics_port, addr="127.0.0.1", registry=projections.runner.registry)
+        ops = start_ops_server(
+            settings.metrics_host,
+            settings.metrics_port if args.metrics_port is None else args.metrics_port,
+            exposition_registry(ledger, projections.runner.registry),
+            {
+                "database": database_check(ledger.store),
+                "views": caught_up_check(ledger, settings.ready_max_lag_seconds),
+            },
+        )
         stop = threading.Event()
         signal.signal(signal.SIGTERM, lambda *_: stop.set())
         signal.signal(signal.SIGINT, lambda *_: stop.set())
-        projections.runner.run_forever(
-            stop,
-            checkpoint=ledger.checkpoint_if_grown,
-            checkpoint_every_s=settings.checkpoint_interval_seconds,
-        )
+        try:
+            projections.runner.run_forever(
+                stop,
+                checkpoint=ledger.checkpoint_if_grown,
+                checkpoint_every_s=settings.checkpoint_interval_seconds,
+            )
+        finally:
+            if ops is not None:
+                ops.close()
         return 0
     finally:
         ledger.close()
@@ -74,29 +90,52 @@ def cmd_query(args: argparse.Namespace) -> int:
     """Print one view as JSON at ``--as-of`` (default now).
 
     Exit 2 for an option the view does not take or a value outside its list (checked before the
-    ledger is opened), 1 for a ``--subject`` the ledger holds no event for.
+    ledger is opened), 1 for a ``--subject`` the ledger holds no event for. A view that shows
+    decrypted values (``inventory``) needs ``--reason`` and records the read before printing it
+    (spec 8); if the record cannot be stored nothing is printed (exit 1).
     """
+    from ledger.read_audit import (
+        QUERY_VIEWS,
+        ReadNotRecorded,
+        open_to_read_plaintext,
+        record_cli_read,
+        required_reason,
+    )
+
     given = {
         "subject": args.subject,
+        "actor": args.actor,
         "status": args.status,
         "code": args.code,
         "severity": args.severity,
         "include_closed": args.include_closed,
         "limit": args.limit,
+        "reason": args.reason,
     }
     checked = check_query_options(args.view, given)
     if checked.get("subject") is not None:
         checked["subject"] = check_subject_id(checked["subject"])
+    if checked.get("actor") is not None:
+        checked["actor"] = check_actor_ref(checked["actor"])
     limit = checked.pop("limit", None)
     subject = checked.pop("subject", None)
+    plaintext = QUERY_VIEWS.get(args.view)
+    reason = checked.pop("reason", None)
+    if plaintext is not None:
+        reason = required_reason(reason, f"query {args.view}")
     as_of_given = parse_instant(args.as_of) if args.as_of else None
     settings = Settings.from_env()
     # The embedded default (SQLite) has no projection service: the views are brought up to date here,
     # unless the database file or its folder is read-only; then (as always on PostgreSQL, where
     # `project` runs as a service) the query reads the views as they are and writes nothing.
     db_file = sqlite_path(settings.database_url) if settings.database_url.startswith("sqlite:") else None
-    catch_up = db_file is not None and Path(db_file).is_file() and not read_only_location(Path(db_file))
-    ledger = Ledger.open(settings, read_only=not catch_up)
+    if plaintext is not None:
+        # The read is recorded in the ledger: it needs write access (a read-only ledger exits 2).
+        ledger = open_to_read_plaintext(settings)
+        catch_up = db_file is not None
+    else:
+        catch_up = db_file is not None and Path(db_file).is_file() and not read_only_location(Path(db_file))
+        ledger = Ledger.open(settings, read_only=not catch_up)
     try:
         projections = Projections(ledger.store, ledger.keys, ledger.codes)
         if catch_up:
@@ -105,6 +144,11 @@ def cmd_query(args: argparse.Namespace) -> int:
             _check_views(ledger, args.view, embedded=db_file is not None)
         as_of = as_of_given or ledger.clock()
         result = projections.query(args.view, as_of=as_of, subject=subject, **checked)
+        if plaintext is not None and subject is not None and reason is not None:
+            record_cli_read(ledger, subject, plaintext, reason)
+    except ReadNotRecorded as exc:
+        print(f"privacy-ledger: {exc}", file=sys.stderr)
+        return exit_codes.FAILURE
     except UnknownSubjectError as exc:
         print(f"privacy-ledger: {exc}", file=sys.stderr)
         return exit_codes.FAILURE
@@ -154,6 +198,11 @@ def add_project_command(sub: Any) -> None:
         help="rebuild a view (or all) from the first event: " + ", ".join([*VIEW_NAMES, "all"]),
     )
     s.add_argument("--once", action="store_true", help="catch up once and exit")
+    s.add_argument(
+        "--metrics-port",
+        type=port_number,
+        help="serve /healthz, /readyz and /metrics on LEDGER_METRICS_HOST:PORT (default LEDGER_METRICS_PORT)",
+    )
     s.set_defaults(func=cmd_project)
 
 
@@ -171,6 +220,10 @@ def add_query_command(sub: Any) -> None:
         help="a subject id (merged subjects resolve to their survivor); needed by inventory, consent, "
         "portability",
     )
+    s.add_argument(
+        "--actor",
+        help="reads: only the reads of this actor_ref, as recorded (a staff user's id, or cli:uid:N)",
+    )
     s.add_argument("--as-of", help="an instant with offset, e.g. 2026-11-01T12:00:00Z (default: now)")
     s.add_argument(
         "--status",
@@ -185,4 +238,7 @@ def add_query_command(sub: Any) -> None:
     )
     s.add_argument("--include-closed", action="store_true", help="requests: include closed ones")
     s.add_argument("--limit", type=positive_int, help="at most this many rows (a positive integer)")
+    from ledger.read_audit import add_reason_argument
+
+    add_reason_argument(s, applies=" by inventory (it shows values decrypted)")
     s.set_defaults(func=cmd_query)

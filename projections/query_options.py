@@ -23,6 +23,7 @@ __all__ = [
     "QueryUsageError",
     "UnknownSubjectError",
     "accepted_values",
+    "check_actor_ref",
     "check_query_options",
     "check_subject_id",
 ]
@@ -52,9 +53,10 @@ QUERY_OPTIONS: Final[Mapping[str, tuple[str, ...]]] = {
     "ropa": (),
     "notices": ("subject", "status", "limit"),
     "retention": ("subject", "status", "limit"),
-    "inventory": ("subject",),
+    "inventory": ("subject", "reason"),  # --reason: the read is recorded (spec 8; ledger.read_audit)
     "consent": ("subject",),
     "portability": ("subject",),
+    "reads": ("subject", "actor", "limit"),
 }
 
 _CLOSED: Final[Mapping[tuple[str, str], tuple[str, ...]]] = {
@@ -65,6 +67,8 @@ _CLOSED: Final[Mapping[tuple[str, str], tuple[str, ...]]] = {
     ("retention", "status"): RETENTION_STATUSES,
 }
 _UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", re.ASCII)
+# An actor_ref as the read audit records it: a staff user's id (a UUID) or ``cli:uid:N``.
+_ACTOR = re.compile(r"[A-Za-z0-9][A-Za-z0-9:._-]{0,63}", re.ASCII)
 
 
 def accepted_values(view: str, option: str) -> tuple[str, ...] | None:
@@ -115,3 +119,15 @@ def check_subject_id(subject: str) -> str:
             "--subject must be a subject id: a UUID such as 5f0c2b8e-8e0a-4b7b-a6d4-1f2e3d4c5b6a"
         )
     return folded
+
+
+def check_actor_ref(actor: str) -> str:
+    """A ``--actor`` value: an actor reference as the read audit records it (a staff user's id, or
+    ``cli:uid:N``). Never echoed if not one: someone may have typed a name or an email address there."""
+    stripped = actor.strip()
+    if not _ACTOR.fullmatch(stripped):
+        raise QueryUsageError(
+            "--actor must be an actor reference as the read trail records it: a staff user's id (a UUID) "
+            "or cli:uid:N"
+        )
+    return stripped

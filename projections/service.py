@@ -14,6 +14,7 @@ from projections.base import ProjectionError, View
 from projections.context import ProjectionContext
 from projections.query_options import (
     UnknownSubjectError,
+    check_actor_ref,
     check_query_options,
     check_subject_id,
 )
@@ -23,7 +24,7 @@ from projections.runner import ProjectionRunner
 __all__ = ["QUERY_NAMES", "VIEW_NAMES", "Projections"]
 
 # The views in the order the runner applies them (each keeps its own position).
-VIEW_NAMES = ("requests", "complaints", "alerts", "disclosures", "ropa", "notices", "retention")
+VIEW_NAMES = ("requests", "complaints", "alerts", "disclosures", "ropa", "notices", "retention", "reads")
 # What `privacy-ledger query VIEW` accepts: the views above plus the per-subject queries.
 QUERY_NAMES = (
     "requests",
@@ -33,6 +34,7 @@ QUERY_NAMES = (
     "ropa",
     "notices",
     "retention",
+    "reads",
     "inventory",
     "consent",
     "portability",
@@ -44,6 +46,7 @@ def _views() -> list[View]:
     from projections.complaints import ComplaintsView
     from projections.disclosures import DisclosuresView
     from projections.notices import NoticesView
+    from projections.reads import ReadsView
     from projections.requests import RequestsView
     from projections.retention import RetentionView
     from projections.ropa import RopaView
@@ -56,6 +59,7 @@ def _views() -> list[View]:
         RopaView(),
         NoticesView(),
         RetentionView(),
+        ReadsView(),
     ]
 
 
@@ -97,6 +101,8 @@ class Projections:
         subject = checked.pop("subject", None)
         if subject is not None:
             subject = check_subject_id(subject)
+        if checked.get("actor") is not None:
+            checked["actor"] = check_actor_ref(checked["actor"])
         handler = _HANDLERS[name]
         with self.store.read() as cur:
             rctx = ReadContext(store=self.store, keys=self.keys, ctx=self.ctx, as_of=as_of, cur=cur)
@@ -187,6 +193,12 @@ def _retention(cur: Any, rctx: ReadContext, subject: str | None, f: dict[str, An
     return [r.to_json() for r in list_retention(cur, rctx, subject=subject, status=f.get("status"))]
 
 
+def _reads(cur: Any, rctx: ReadContext, subject: str | None, f: dict[str, Any]) -> Any:
+    from projections.reads import list_reads
+
+    return list_reads(cur, rctx, subject=subject, actor=f.get("actor"))
+
+
 def _per_subject(fn_name: str) -> Callable[[Any, ReadContext, str | None, dict[str, Any]], Any]:
     def handler(cur: Any, rctx: ReadContext, subject: str | None, f: dict[str, Any]) -> Any:
         if subject is None:
@@ -206,6 +218,7 @@ _HANDLERS: dict[str, Callable[[Any, ReadContext, str | None, dict[str, Any]], An
     "ropa": _ropa,
     "notices": _notices,
     "retention": _retention,
+    "reads": _reads,
     "inventory": _per_subject("subject_inventory"),
     "consent": _per_subject("consent_state"),
     "portability": _per_subject("portability"),

@@ -21,10 +21,13 @@ __all__ = ["add_export_commands"]
 def cmd_export(args: argparse.Namespace) -> int:
     """Write a subject's, request's or complaint's bundle; record it as disclosed to the regulator.
 
+    The bundle shows personal values in plaintext: the read is recorded first (a ``PersonalDataViewed``
+    with ``--reason``, spec 8), and if it cannot be, nothing is written (exit 1).
+
     Prints where the bundle was written and a summary (counts, sizes, hashes), never a value. Exit 0; 1
     when the id names nothing the ledger holds, when the log does not extend a checkpoint signed before
-    (nothing written), or when the ledger's chain verification failed (the bundle is written all the
-    same: it shows the failure); 2 for usage errors.
+    (nothing written), when the read cannot be recorded (nothing written), or when the ledger's chain
+    verification failed (the bundle is written all the same: it shows the failure); 2 for usage errors.
     """
     from ledger.cli import _open  # the shared opener: settings, --clock
     from ledger.export.bundle import (
@@ -35,9 +38,11 @@ def cmd_export(args: argparse.Namespace) -> int:
         write_bundle,
     )
     from ledger.log.issue import CheckpointRefused
+    from ledger.read_audit import EXPORT_VIEWS, ReadNotRecorded, record_cli_read, required_reason
 
     kind, option, value = _target(args)
     scope_id = check_scope_id(option, value)
+    reason = required_reason(args.reason, "export")
     time_from = parse_instant_option("--from", args.time_from) if args.time_from else None
     time_to = parse_instant_option("--to", args.time_to) if args.time_to else None
     if time_from and time_to and time_from > time_to:
@@ -64,6 +69,14 @@ def cmd_export(args: argparse.Namespace) -> int:
             )
         except (UnknownScope, CheckpointRefused, LogNotExtended) as exc:
             # Unknown id, or a log that does not extend what was signed before: nothing written.
+            print(f"privacy-ledger: {exc}", file=sys.stderr)
+            return exit_codes.FAILURE
+        # The read is recorded before the bundle exists (as the staff service records its exports), on
+        # the stream of the scope's subject (a subject's survivor; a request's or complaint's subject).
+        case_id = scope_id if kind in ("request", "complaint") else None
+        try:
+            record_cli_read(ledger, doc["scope"]["subjects"][0], EXPORT_VIEWS[kind], reason, case_id=case_id)
+        except ReadNotRecorded as exc:
             print(f"privacy-ledger: {exc}", file=sys.stderr)
             return exit_codes.FAILURE
         written = write_bundle(doc, out, ledger.signing_key(create=False))
@@ -149,11 +162,13 @@ def add_export_commands(sub: Any) -> None:
         description="Writes one zip (mode 0600): export.json (every stored record concerning the id, "
         "ordered by occurred_at then seq, personal values in plaintext or erased, each with its leaf and "
         "inclusion proof in a signed checkpoint), report.html, report.pdf, checkpoint.txt, verifier.key, "
-        "README.txt. A subject's export covers its whole merge family. The export is then recorded as a "
-        "DataShared to the regulator (recipient GB-ICO, category regulator) unless --no-record. Prints a "
-        "summary, never a value. Exit 0; 1 if the id is unknown, if the log does not extend a "
-        "checkpoint signed before (nothing written), or if the ledger's chain verification failed (the "
-        "bundle is written and shows it); 2 for usage errors.",
+        "README.txt. A subject's export covers its whole merge family. The read is first recorded in the "
+        "ledger as a PersonalDataViewed (spec 8: the OS account's uid, role host_operator, --reason); the "
+        "export is then recorded as a DataShared to the regulator (recipient GB-ICO, category regulator) "
+        "unless --no-record. Prints a summary, never a value. Exit 0; 1 if the id is unknown, if the log "
+        "does not extend a checkpoint signed before or the read cannot be recorded (nothing written), or "
+        "if the ledger's chain verification failed (the bundle is written and shows it); 2 for usage "
+        "errors.",
     )
     target = s.add_mutually_exclusive_group(required=True)
     target.add_argument("--subject", metavar="ID", help="a subject id (its whole merge family)")
@@ -179,7 +194,14 @@ def add_export_commands(sub: Any) -> None:
         help="the bundle file to write, or a folder for the default name <kind>-<id>-<tree size>.zip "
         "(default: the current folder); an existing file is never overwritten",
     )
-    s.add_argument("--no-record", action="store_true", help="do not record the export as a DataShared")
+    s.add_argument(
+        "--no-record",
+        action="store_true",
+        help="do not record the export as a DataShared (the read itself is always recorded)",
+    )
+    from ledger.read_audit import add_reason_argument
+
+    add_reason_argument(s)
     s.add_argument(
         "--clock", help="fixed ledger clock, an instant with offset (needs LEDGER_ALLOW_CLOCK_OVERRIDE=1)"
     )

@@ -86,7 +86,8 @@ def persistence_env(
             if Path(path).exists() and read_only_location(Path(path)):
                 raise ConfigurationError(
                     f"the ledger at {path} is read-only (the file or its folder is not writable): only "
-                    "the commands that read (verify, query, subject, dead-letters, health) can use it"
+                    "the commands that only read (verify, proof, health, dead-letters, query of any view "
+                    "but inventory) can use it"
                 )
             make_private_dir(Path(path).parent)
             # An empty file is an empty SQLite database; SQLite gives its -wal and -shm the same mode.

@@ -7,7 +7,6 @@ root): routes reach the same query and export services as the CLI through it.
 from __future__ import annotations
 
 import threading
-import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -78,20 +77,17 @@ class WebContext:
         interface: Interface,
         case_id: str | None,
     ) -> None:
-        """Append the spec 8 audit record of one plaintext read (``PersonalDataViewed``).
+        """Append the spec 8 audit record of one plaintext read (``PersonalDataViewed``), as the CLI
+        does (``Ledger.record_read``): the user's id, the role it acts with, view, reason, door, case.
 
         Raises if it cannot be stored; the caller then shows nothing.
         """
-        cause = f"read:{uuid.uuid4()}"
-        payload: dict[str, Any] = {
-            "actor_ref": principal.actor_ref,
-            "role": str(principal.role),
-            "view": str(view),
-            "reason": str(reason),
-            "interface": str(interface),
-        }
-        if case_id is not None:
-            payload["case_id"] = case_id
-        self.ledger.ingestor.append_system_event(
-            "PersonalDataViewed", subject_id, payload, cause=cause, correlation_id=cause
+        self.ledger.record_read(
+            subject_id,
+            actor_ref=principal.actor_ref,
+            role=str(principal.role),
+            view=str(view),
+            reason=str(reason),
+            interface=str(interface),
+            case_id=case_id,
         )

@@ -7,8 +7,9 @@ Standard library only: the CLI's ``users`` and ``tokens`` commands use it withou
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import Final
 
-__all__ = ["Interface", "ReadReason", "Role", "View", "token_roles"]
+__all__ = ["HOST_OPERATOR", "Interface", "ReadReason", "Role", "View", "token_roles"]
 
 
 class Role(StrEnum):
@@ -22,6 +23,12 @@ class Role(StrEnum):
     REGULATOR = "regulator"  # exports of the cases granted to it, and the verifier key; expires
 
 
+# The role a read audit records for a command run on the ledger's host (``privacy-ledger subject``,
+# ``query inventory``, ``export``): whoever holds the master key there, not a staff user. It is in the
+# ``staff_role`` code list beside the roles above, but no user or token can have it (not a ``Role``).
+HOST_OPERATOR: Final = "host_operator"
+
+
 class View(StrEnum):
     """What a plaintext read showed (``PersonalDataViewed.view``)."""
 
@@ -31,6 +38,7 @@ class View(StrEnum):
     REQUEST_EXPORT = "request_export"
     COMPLAINT_EXPORT = "complaint_export"
     ACCESS_PACK = "access_pack"
+    SUBJECT_EVENTS = "subject_events"  # ``privacy-ledger subject``: every event of one subject, decrypted
 
 
 class ReadReason(StrEnum):

@@ -59,15 +59,15 @@ def test_ingest_subject_erase_verify_journey(tmp_path: Path):
     assert proc.returncode == 3, proc.stderr  # finished, but a message was dead-lettered
     summary = json.loads(proc.stdout)
     assert (summary["stored"], summary["rejected"]) == (2, 1)
-    shown = _json(_run(tmp_path, "subject", subject, env=env))
+    shown = _json(_run(tmp_path, "subject", subject, "--reason", "rights_request", env=env))
     assert shown[1]["payload"]["data_items"][0]["value"] == "robin.cli@example.com"
     erased = _json(_run(tmp_path, "erase", subject, env=env))
     assert erased["stored"] == 1 and erased["system_events"] == 2
-    shown = _json(_run(tmp_path, "subject", subject, env=env))
+    shown = _json(_run(tmp_path, "subject", subject, "--reason", "rights_request", env=env))
     assert shown[0]["payload"]["display_name"] == {"redacted": "erased", "category": "name"}
     assert "robin.cli" not in json.dumps(shown)
     report = _json(_run(tmp_path, "verify", env=env))
-    assert report["valid"] is True and report["length"] == 5
+    assert report["valid"] is True and report["length"] == 7  # and the two reads' audit records
     letters = _json(_run(tmp_path, "dead-letters", env=env))
     assert [(d["error_code"], d["offset"]) for d in letters] == [("MALFORMED_JSON", 3)]
 

@@ -177,7 +177,8 @@ def test_unknown_subject_is_reported_and_exits_1(tmp_path: Path, good_file: Path
     assert _run(tmp_path, "ingest", str(good_file)).returncode == 0
     stranger = new_id()
     for view in ("alerts", "requests", "inventory", "consent"):
-        proc = _run(tmp_path, "query", view, "--subject", stranger)
+        reason = ("--reason", "rights_request") if view == "inventory" else ()
+        proc = _run(tmp_path, "query", view, "--subject", stranger, *reason)
         assert proc.returncode == 1, proc.stderr
         assert (
             proc.stderr.strip()

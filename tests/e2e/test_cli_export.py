@@ -33,6 +33,7 @@ from ledger.store.database import LedgerStore
 
 REPO = Path(__file__).resolve().parents[2]
 VERIFIER = REPO / "tools" / "verify_export.py"
+REASON = ("--reason", "regulator_inquiry")  # an export shows plaintext: the read is recorded (spec 8)
 
 
 @dataclass
@@ -48,7 +49,7 @@ class Cli:
         return _run([sys.executable, "-m", "ledger.cli", *args], self.cwd, self.env)
 
     def export(self, *args: str) -> dict[str, Any]:
-        proc = self.run("export", *args)
+        proc = self.run("export", *args, *REASON)
         assert proc.returncode in (0, 1), proc.stderr
         summary: dict[str, Any] = json.loads(proc.stdout)
         return summary
@@ -135,9 +136,10 @@ def test_an_export_verifies_with_both_commands_and_prints_no_value(cli: Cli):
     # ... and says what a valid bundle does not prove (README, "What a valid bundle proves").
     assert "cannot prove that no record was left out" in proc.stdout
     assert not [v for v in KEPT_VALUES if v in proc.stdout]  # the verifier prints no value either
-    # The export was recorded as disclosed to the regulator, after the bundle: the next one shows it.
+    # The export was recorded as read (spec 8) and as disclosed to the regulator, both outside the
+    # bundle: the next one shows the two records.
     again = cli.export("--subject", story.a, "--out", "again.zip", "--no-record")
-    assert again["entries"] == 23 and again["disclosure"] == {"recorded": False, "reason": "--no-record"}
+    assert again["entries"] == 24 and again["disclosure"] == {"recorded": False, "reason": "--no-record"}
 
 
 def test_request_complaint_and_access_pack_exports_verify(cli: Cli):
@@ -163,13 +165,13 @@ def test_export_usage_errors_exit_2_and_unknown_ids_exit_1(cli: Cli):
         (("--subject", story.a, "--from", "yesterday"), "--from must be an RFC 3339"),
         (("--subject", story.a, "--since-checkpoint", "missing.txt"), "cannot read a checkpoint"),
     ):
-        proc = cli.run("export", *args)
+        proc = cli.run("export", *args, *REASON)
         assert proc.returncode == 2 and words in proc.stderr, (args, proc.stderr)
         assert "Traceback" not in proc.stderr and "ada.exportson" not in proc.stderr
-    proc = cli.run("export", "--request", str(uuid.uuid4()))
+    proc = cli.run("export", "--request", str(uuid.uuid4()), *REASON)
     assert proc.returncode == 1 and "holds no request" in proc.stderr
     (cli.cwd / "taken.zip").write_text("")
-    proc = cli.run("export", "--subject", story.a, "--out", "taken.zip")
+    proc = cli.run("export", "--subject", story.a, "--out", "taken.zip", *REASON)
     assert proc.returncode == 2 and "already exists" in proc.stderr
 
 
@@ -286,7 +288,8 @@ def test_a_deleted_record_is_reported_by_the_ledgers_chain_verification_in_the_f
     seq = _seq_of(cli, story.id("used_on_consent"))
     _delete_records(cli, [seq])
     summary = cli.export("--subject", story.a, "--out", "after.zip", "--no-record")
-    assert summary["entries"] == first["entries"] - 1
+    # The deleted record is missing; the first export's read record (spec 8) is new.
+    assert summary["entries"] == first["entries"] - 1 + 1
     proc = verify(cli, cli.cwd / "after.zip", _key_file(cli, first))
     assert proc.returncode == 1
     assert _failures(proc) == [
@@ -318,7 +321,7 @@ def test_a_cut_tail_is_refused_while_the_signed_checkpoints_remember_it(cli: Cli
         head = int(cur.execute("SELECT MAX(seq) AS m FROM {t:ledger_chain}").scalar())
     store.close()
     _delete_records(cli, [head - 1, head])
-    proc = cli.run("export", "--subject", story.a, "--out", "after.zip", "--no-record")
+    proc = cli.run("export", "--subject", story.a, "--out", "after.zip", "--no-record", *REASON)
     assert proc.returncode == 1 and "cut tail" in proc.stderr, proc.stderr
     assert not (cli.cwd / "after.zip").exists()
 
@@ -328,8 +331,9 @@ def test_a_cut_tail_regrown_past_the_old_checkpoint_is_reported_as_a_consistency
     first = cli.export("--subject", story.a, "--out", "before.zip", "--no-record")
     size = first["tree_size"]
     keep = size - 4
-    # Cut the last four records and every trace of them: tree rows, issued checkpoints, witness copy.
-    _delete_records(cli, list(range(keep + 1, size + 1)))
+    # Cut the last four records of the checkpoint and the export's read record after them, and every
+    # trace of them: tree rows, issued checkpoints, witness copy.
+    _delete_records(cli, list(range(keep + 1, size + 2)))
     store = cli.store()
     with store.write(lock=False) as cur:
         for row in cur.execute("SELECT node FROM {t:ledger_tree}").all():

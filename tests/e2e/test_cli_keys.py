@@ -21,12 +21,19 @@ from ledger.testing import collected, new_id
 
 READ_ONLY_COMMANDS: list[tuple[str, ...]] = [
     ("verify",),
-    ("subject", "SUBJECT"),
     ("dead-letters",),
     ("query", "requests"),
-    ("query", "inventory", "--subject", "SUBJECT"),
+    ("query", "consent", "--subject", "SUBJECT"),
     ("health",),
 ]
+# Plaintext reads record themselves in the ledger first (spec 8): they need a ledger they can write to.
+PLAINTEXT_READS: list[tuple[str, ...]] = [
+    ("subject", "SUBJECT", "--reason", "rights_request"),
+    ("query", "inventory", "--subject", "SUBJECT", "--reason", "rights_request"),
+]
+
+
+REASON = ("--reason", "rights_request")
 
 
 def _run(
@@ -109,14 +116,14 @@ def test_every_command_refuses_a_master_key_that_does_not_match_the_ledger(ledge
         ("erase", subject),
         ("project", "--once"),
         ("keys", "rotate", "--new-key-file", str(_key(tmp / "next.key"))),
-        *(tuple(_with_subject(c, subject)) for c in READ_ONLY_COMMANDS),
+        *(tuple(_with_subject(c, subject)) for c in READ_ONLY_COMMANDS + PLAINTEXT_READS),
     ]
     for command in commands:
         _refused(_run(tmp, *command, env=env), "does not match", "LEDGER_MASTER_KEY_FILE", str(other))
     # The new subject was never written under the wrong key; the right key still reads everything.
-    shown = _ok(_run(tmp, "subject", subject, env=ledger_dir["env"]))
+    shown = _ok(_run(tmp, "subject", subject, *REASON, env=ledger_dir["env"]))
     assert shown[0]["payload"]["data_items"][0]["value"] == "Casey Keys"
-    assert _ok(_run(tmp, "subject", new_subject, env=ledger_dir["env"])) == []
+    assert _ok(_run(tmp, "subject", new_subject, *REASON, env=ledger_dir["env"])) == []
 
 
 def test_verify_on_a_ledger_with_data_and_no_key_stops_and_creates_no_key(tmp_path: Path):
@@ -169,7 +176,7 @@ def test_keys_rotate_rewraps_the_data_keys_and_then_only_the_new_key_works(ledge
     assert f"LEDGER_MASTER_KEY_FILE={new}" in summary["next"]
     _refused(_run(tmp, "verify", env=env), "does not match")
     new_env = {**env, "LEDGER_MASTER_KEY_FILE": str(new)}
-    shown = _ok(_run(tmp, "subject", subject, env=new_env))  # a fresh process: nothing cached
+    shown = _ok(_run(tmp, "subject", subject, *REASON, env=new_env))  # a fresh process: nothing cached
     assert shown[0]["payload"]["data_items"][0]["value"] == "Casey Keys"
     assert _ok(_run(tmp, "erase", subject, env=new_env))["stored"] == 1
 
@@ -195,8 +202,11 @@ def test_read_only_commands_on_a_read_only_database_work_and_create_or_write_not
         _ok(proc)
         if command[:2] == ("query", "requests"):
             assert "read-only" in proc.stderr and "nothing was written" in proc.stderr
-    shown = _ok(_run(tmp, "subject", subject, env=env))
-    assert shown[0]["payload"]["data_items"][0]["value"] == "Casey Keys"
+    # A plaintext read could not be recorded there (spec 8): refused, and nothing shown.
+    for command in PLAINTEXT_READS:
+        proc = _run(tmp, *_with_subject(command, subject), env=env)
+        _refused(proc, "read-only", "nothing was shown")
+        assert proc.stdout == ""
     assert _ok(_run(tmp, "verify", env=env))["valid"] is True
     after = (db.read_bytes(), db.stat().st_mtime_ns, sorted(db.parent.iterdir()), sorted(tmp.iterdir()))
     assert after == before
@@ -226,8 +236,10 @@ def test_read_only_commands_work_for_a_user_who_cannot_write_the_database():
         before = (db.read_bytes(), db.stat().st_mtime_ns, sorted(db.parent.iterdir()))
         for command in READ_ONLY_COMMANDS:
             _ok(_run(base, *_with_subject(command, subject), env=env, user=65534))
-        shown = _ok(_run(base, "subject", subject, env=env, user=65534))
-        assert shown[0]["payload"]["data_items"][0]["value"] == "Casey Keys"
+        for command in PLAINTEXT_READS:  # the read could not be recorded: nothing shown
+            proc = _run(base, *_with_subject(command, subject), env=env, user=65534)
+            _refused(proc, "read-only", "nothing was shown")
+            assert proc.stdout == ""
         _refused(_run(base, "ingest", more, env=env, user=65534), "read-only")
         assert (db.read_bytes(), db.stat().st_mtime_ns, sorted(db.parent.iterdir())) == before
     finally:
@@ -235,7 +247,7 @@ def test_read_only_commands_work_for_a_user_who_cannot_write_the_database():
 
 
 def test_read_only_commands_where_there_is_no_ledger_say_so_and_create_nothing(tmp_path: Path):
-    for command in READ_ONLY_COMMANDS:
+    for command in READ_ONLY_COMMANDS + PLAINTEXT_READS:
         _refused(
             _run(tmp_path, *_with_subject(command, new_id())),
             "there is no ledger at ./var/ledger.db",

@@ -103,7 +103,7 @@ def test_health_prints_the_spec_counters_open_dead_letters_parked_and_projection
     assert report["parked"]["count"] == 1 and report["parked"]["oldest_age_seconds"] >= 0
     # The embedded default brings the views up to date after every ingest.
     assert report["projection_lag"] == dict.fromkeys(
-        ["requests", "complaints", "alerts", "disclosures", "ropa", "notices", "retention"], 0
+        ["requests", "complaints", "alerts", "disclosures", "ropa", "notices", "retention", "reads"], 0
     )
     assert "Harper Health" not in proc.stdout + proc.stderr
 

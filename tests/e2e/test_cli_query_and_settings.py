@@ -71,7 +71,7 @@ def test_limit_keeps_the_first_rows(sample_ledger: Any):
 
 def test_a_known_subject_in_upper_case_is_found(sample_ledger: Any):
     subject = sample_ledger[2][0]["subject_id"]
-    answer = _query(sample_ledger, "inventory", "--subject", subject.upper())
+    answer = _query(sample_ledger, "inventory", "--subject", subject.upper(), "--reason", "data_quality")
     assert answer["known"] is True and answer["resolved_subject_id"] == subject
 
 

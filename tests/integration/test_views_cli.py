@@ -207,10 +207,12 @@ QUERIES = [
     ("notices",),
     ("retention",),
     ("complaints",),
-    ("inventory", "--subject", B),
+    ("inventory", "--subject", B, "--reason", "rights_request"),
     ("consent", "--subject", B),
     ("portability", "--subject", B),
 ]
+
+INVENTORY = f"inventory --subject {B} --reason rights_request"  # a plaintext read (recorded, spec 8)
 
 
 def _all_views(env: dict[str, str], *, postgres: bool) -> dict[str, Any]:
@@ -334,15 +336,15 @@ def test_after_erasure_no_view_output_or_view_table_holds_the_personal_values(
 ):
     run = both[backend_name]
     env = run["env"]
-    inventory = run["after_late"][f"inventory --subject {B}"]
+    inventory = run["after_late"][INVENTORY]
     assert "blair.example@example.com" in json.dumps(inventory), "before erasure the value is readable"
     _cli(env, "erase", B, "--clock", "2026-04-01T12:00:00Z")
     outputs = _all_views(env, postgres=backend_name == "postgres")
     # Also at an earlier as_of: erasure is never undone by looking back.
-    earlier = _cli(env, "query", "inventory", "--subject", B, "--as-of", "2026-02-15T00:00:00Z")
+    earlier = _cli(env, "query", *INVENTORY.split(), "--as-of", "2026-02-15T00:00:00Z")
     text = json.dumps([outputs, earlier])
     for secret in ("blair.example@example.com", "Blair Example"):
         assert secret not in text
         assert secret not in _view_tables_text(run, backend_name)
-    items = outputs[f"inventory --subject {B}"]["items"]
+    items = outputs[INVENTORY]["items"]
     assert [(i["value"], i["value_state"]) for i in items] == [(None, "erased")]

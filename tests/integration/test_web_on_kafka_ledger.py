@@ -77,7 +77,9 @@ def test_serve_answers_from_the_ledger_that_consume_and_project_feed(
     # The same answers as the CLI gives over the same database.
     queue = _json(run_cli(None, env, "query", "requests", "--include-closed", "--as-of", as_of))
     assert page["items"] == queue and queue
-    cli_inventory = _json(run_cli(None, env, "query", "inventory", "--subject", subject))
+    cli_inventory = _json(
+        run_cli(None, env, "query", "inventory", "--subject", subject, "--reason", "rights_request")
+    )
     assert shown["items"] == cli_inventory["items"] and any(i["value"] is not None for i in shown["items"])
     assert all(item["value"] is None for item in inventory["items"])  # the redacted view: no value
     same = ("category", "field", "value_state", "sources", "purposes", "first_collected_at")
