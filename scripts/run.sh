@@ -22,7 +22,8 @@ port=${LEDGER_WEB_PORT:-8000}
 
 cat <<EOF
 
-Staff service on the sample ledger: http://$host:$port/openapi.json (every route of the API)
+Staff pages on the sample ledger: http://$host:$port/ui/ (sign in with the login below)
+The API: http://$host:$port/openapi.json (every route)
 First login: user $user, password $password
   (POST http://$host:$port/login; the password is shown once)
 API token for that user, valid one day:

@@ -12,6 +12,18 @@ if ! command -v pdftotext >/dev/null || ! command -v pdftoppm >/dev/null; then
     apt-get update -qq
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq poppler-utils >/dev/null
 fi
+# The Prometheus alerting rules are checked and unit-tested with promtool, from Debian's prometheus
+# package (no recommends). Its server is not needed: if the package starts it, nothing here uses it.
+if ! command -v promtool >/dev/null; then
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus >/dev/null
+fi
+# The browser tests drive Debian's Chromium with Playwright (Playwright's own browser download cannot work
+# here: `playwright install` is never run); install it once when missing.
+if [[ ! -x /usr/bin/chromium ]]; then
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+fi
 deploy/local/postgres.sh start
 deploy/local/kafka.sh start
 trap 'deploy/local/kafka.sh stop >/dev/null 2>&1 || true' EXIT

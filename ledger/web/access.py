@@ -46,10 +46,25 @@ _ANY: Final = frozenset(Role)
 _VIEWS: Final = frozenset({Role.VIEWER, Role.OFFICER, Role.DPO})
 _PLAINTEXT: Final = frozenset({Role.OFFICER, Role.DPO})
 _EXPORTS: Final = frozenset({Role.DPO, Role.REGULATOR})
+_ACTIONS: Final = frozenset({Role.OFFICER, Role.DPO})  # staff actions that store an event
 _PUBLIC: Final = Access(roles=frozenset(), public=True)
 
-# The list views of spec 6 the API serves as pages and CSV files (as `privacy-ledger query` names them).
-LIST_VIEWS: Final = ("requests", "complaints", "alerts", "disclosures", "ropa", "notices", "retention")
+# The list views of spec 6 the API serves as pages and CSV files (as `privacy-ledger query` names them),
+# and the read trail of spec 8.
+LIST_VIEWS: Final = (
+    "requests",
+    "complaints",
+    "alerts",
+    "disclosures",
+    "ropa",
+    "notices",
+    "retention",
+    "reads",
+)
+# Who may list each view (every other: the viewer line). The read trail (spec 8: who read whose
+# plaintext, why, for which case) is oversight of staff: it is for those who read plaintext and answer
+# for it, the officers and the DPO, not for every viewer.
+_LIST_ROLES: Final[Mapping[str, frozenset[Role]]] = {"reads": _PLAINTEXT}
 
 
 def _export(view: View, kind: str, param: str) -> Access:
@@ -61,17 +76,23 @@ def _export(view: View, kind: str, param: str) -> Access:
     )
 
 
+def _page(roles: frozenset[Role]) -> Access:
+    return Access(roles=roles, interface=Interface.WEB)
+
+
 ACCESS: Final[Mapping[str, Access]] = {
     # public
     "openapi": _PUBLIC,
     "livez": _PUBLIC,
+    "healthz": _PUBLIC,  # the orchestrator's probes (ledger.web.routes_probes)
+    "readyz": _PUBLIC,
     "login": _PUBLIC,
     # any signed-in user
     "logout": Access(roles=_ANY),
     "me": Access(roles=_ANY),
     # compliance views (spec 6), without plaintext
-    **{f"list_{view}": Access(roles=_VIEWS) for view in LIST_VIEWS},
-    **{f"list_{view}_csv": Access(roles=_VIEWS) for view in LIST_VIEWS},
+    **{f"list_{view}": Access(roles=_LIST_ROLES.get(view, _VIEWS)) for view in LIST_VIEWS},
+    **{f"list_{view}_csv": Access(roles=_LIST_ROLES.get(view, _VIEWS)) for view in LIST_VIEWS},
     "subject_inventory": Access(roles=_VIEWS),
     "subject_consent": Access(roles=_VIEWS),
     "subject_portability": Access(roles=_VIEWS),
@@ -91,6 +112,50 @@ ACCESS: Final[Mapping[str, Access]] = {
     "export_request": _export(View.REQUEST_EXPORT, "requests", "request_id"),
     "export_complaint": _export(View.COMPLAINT_EXPORT, "complaints", "complaint_id"),
     "verifier_key": Access(roles=_EXPORTS),
+    # staff actions (ledger.web.actions): each stores one catalogue event; erasure is the DPO's alone
+    "acknowledge_alert": Access(roles=_ACTIONS),
+    "resolve_alert": Access(roles=_ACTIONS),
+    "record_request_step": Access(roles=_ACTIONS),
+    "acknowledge_complaint": Access(roles=_ACTIONS),
+    "place_hold": Access(roles=_ACTIONS),
+    "release_hold": Access(roles=_ACTIONS),
+    "erase_subject": Access(roles=frozenset({Role.DPO})),
+    # the staff pages (ledger.web.routes_pages): HTML for a browser, errors as pages, no session -> login
+    "ui_stylesheet": _PUBLIC,
+    "ui_icon": _PUBLIC,
+    "ui_login_form": Access(roles=frozenset(), public=True, interface=Interface.WEB),
+    "ui_login": Access(roles=frozenset(), public=True, interface=Interface.WEB),
+    "ui_logout": _page(_ANY),
+    "ui_home": _page(_ANY),
+    "ui_dashboard": _page(_VIEWS),
+    "ui_requests": _page(_VIEWS),
+    "ui_request": _page(_VIEWS),
+    "ui_subject_lookup": _page(_VIEWS),
+    "ui_subject_open": _page(_VIEWS),
+    "ui_subject": _page(_VIEWS),
+    "ui_subject_plaintext": Access(
+        roles=_PLAINTEXT, reveals=View.INVENTORY, audit_subject="subject_id", interface=Interface.WEB
+    ),
+    "ui_alerts": _page(_VIEWS),
+    "ui_alert": _page(_VIEWS),
+    "ui_complaints": _page(_VIEWS),
+    "ui_disclosures": _page(_VIEWS),
+    "ui_ropa": _page(_VIEWS),
+    "ui_retention": _page(_VIEWS),
+    "ui_notices": _page(_VIEWS),
+    "ui_dead_letters": _page(_VIEWS | {Role.BREAK_GLASS}),
+    "ui_reads": _page(_PLAINTEXT),
+    "ui_alert_acknowledge": _page(_ACTIONS),
+    "ui_alert_resolve": _page(_ACTIONS),
+    "ui_request_step": _page(_ACTIONS),
+    "ui_complaint_acknowledge": _page(_ACTIONS),
+    "ui_hold_place": _page(_ACTIONS),
+    "ui_hold_release": _page(_ACTIONS),
+    "ui_erase_confirm": _page(frozenset({Role.DPO})),
+    "ui_erase": _page(frozenset({Role.DPO})),
+    "ui_exports": _page(_EXPORTS),
+    "ui_export_download": _page(_EXPORTS),
+    "ui_admin": _page(frozenset({Role.ADMIN})),
     # administration: users and tokens, nothing else
     "list_users": Access(roles=frozenset({Role.ADMIN})),
     "list_tokens": Access(roles=frozenset({Role.ADMIN})),

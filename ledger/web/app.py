@@ -26,10 +26,15 @@ from ledger.config import Settings
 from ledger.web.access import ACCESS, UndeclaredRoute, check_declared
 from ledger.web.context import WebContext
 from ledger.web.gate import MAX_BODY_BYTES, MAX_QUERY_BYTES, SESSION_COOKIE, Gate
+from ledger.web.pages.render import problem_response
 from ledger.web.params import invalid
 from ledger.web.problems import PROBLEM_SCHEMA, PROBLEM_TYPE, Problem, problem_body
+from ledger.web.roles import Interface
+from ledger.web.routes_actions import add_action_routes
 from ledger.web.routes_auth import Credentials, add_auth_routes
 from ledger.web.routes_ops import add_ops_routes
+from ledger.web.routes_pages import add_page_routes
+from ledger.web.routes_probes import add_probe_routes
 from ledger.web.routes_views import add_view_routes
 
 __all__ = ["check_routes", "create_app"]
@@ -100,8 +105,19 @@ def _problem_response(problem: Problem) -> Response:
     )
 
 
+def _is_page(request: Request) -> bool:
+    """True for a request to a page route (or to a path under /ui/ that names none): errors as HTML."""
+    route = request.scope.get("route")
+    access = ACCESS.get(str(getattr(route, "name", "")))
+    if access is not None:
+        return access.interface is Interface.WEB
+    return request.url.path.startswith("/ui/")
+
+
 async def _on_problem(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, Problem)
+    if _is_page(request):
+        return problem_response(exc)
     return _problem_response(exc)
 
 
@@ -113,6 +129,16 @@ _VALIDATION = {
     "bool_type": ("INVALID_VALUE", "must be true or false"),
     "string_type": ("INVALID_VALUE", "must be a string"),
     "json_invalid": ("MALFORMED_JSON", "is not valid JSON"),
+    # request bodies (staff actions): the name of a field the body does not take is not repeated
+    "extra_forbidden": ("INVALID_VALUE", "holds a field this body does not take"),
+    "union_tag_invalid": ("UNKNOWN_CODE", "step is not one this route takes"),
+    "union_tag_not_found": ("MISSING_FIELD", "step is required"),
+    "list_type": ("INVALID_VALUE", "must be a list"),
+    "model_attributes_type": ("INVALID_VALUE", "must be a JSON object"),
+    "model_type": ("INVALID_VALUE", "must be a JSON object"),
+    "dict_type": ("INVALID_VALUE", "must be a JSON object"),
+    "too_short": ("INVALID_VALUE", "has too few items"),
+    "too_long": ("INVALID_VALUE", "has too many items"),
 }
 
 
@@ -138,10 +164,14 @@ async def _on_validation(request: Request, exc: Exception) -> Response:
     for error in exc.errors():
         loc = [str(p) for p in error.get("loc", ())]
         where = loc[0] if loc and loc[0] in ("query", "path", "body", "header", "cookie") else "query"
-        name = loc[-1] if len(loc) > 1 and _NAME.fullmatch(loc[-1]) else where
+        # The innermost named field (a list index is not one); never the name of a field not taken.
+        named = [] if error.get("type") == "extra_forbidden" else [p for p in loc[1:] if _NAME.fullmatch(p)]
+        name = named[-1] if named else where
         code, detail = _validation_detail(error)
         errors.append({"in": where, "name": name, "code": code, "detail": detail})
     first = errors[0] if errors else {"code": "INVALID_VALUE", "name": "request", "detail": "is not valid"}
+    if _is_page(request):
+        return problem_response(Problem(422, str(first["code"]), f"{first['name']}: {first['detail']}"))
     body = problem_body(422, str(first["code"]), f"{first['name']}: {first['detail']}", errors=errors)
     return Response(body, status_code=422, media_type=PROBLEM_TYPE)
 
@@ -150,6 +180,8 @@ async def _on_http(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
     codes = {404: ("NOT_FOUND", "no such route"), 405: ("METHOD_NOT_ALLOWED", "see /openapi.json")}
     code, detail = codes.get(exc.status_code, ("INVALID_VALUE", "the request cannot be handled"))
+    if _is_page(request):
+        return problem_response(Problem(exc.status_code, code, detail))
     body = problem_body(exc.status_code, code, detail)
     return Response(body, status_code=exc.status_code, headers=exc.headers, media_type=PROBLEM_TYPE)
 
@@ -197,10 +229,16 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
                     "a parameter is not valid: INVALID_UUID, UNKNOWN_CODE, INVALID_TIMESTAMP, "
                     "INVALID_VALUE, MISSING_FIELD, UNKNOWN_PARAMETER or INVALID_CURSOR"
                 )
-            if not access.public:
+            page = access.interface is Interface.WEB
+            if not access.public and page:
+                responses.setdefault("303", {})["description"] = (
+                    "to the next page; without a valid session, to /ui/login?next=<this page>"
+                )
+            elif not access.public:
                 standard["401"] = (
                     "UNAUTHENTICATED: no, unknown, expired or revoked credentials; a disabled user"
                 )
+            if not access.public:
                 standard["403"] = (
                     "FORBIDDEN (role), OUT_OF_SCOPE (a regulator's cases), HTTPS_REQUIRED, CSRF_FAILED"
                 )
@@ -210,7 +248,10 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
                 responses.setdefault(status, {})["description"] = text
             for status, response in responses.items():
                 if status[0] in "45":
-                    response["content"] = _problem_content()
+                    # A page answers its errors as an HTML page naming the code (data-problem).
+                    response["content"] = (
+                        {"text/html": {"schema": {"type": "string"}}} if page else _problem_content()
+                    )
                     response.setdefault("description", "see the problem's code")
     doc["info"]["x-limits"] = {"query_string_bytes": MAX_QUERY_BYTES, "body_bytes": MAX_BODY_BYTES}
     app.openapi_schema = doc
@@ -242,8 +283,11 @@ def create_app(ledger: Ledger, settings: Settings | None = None) -> FastAPI:
     app.state.web = web
     # Added to the app's own router (not included routers), so every route is one entry of app.routes.
     add_auth_routes(app.router)
+    add_probe_routes(app.router)
     add_view_routes(app.router, settings)
     add_ops_routes(app.router, settings)
+    add_action_routes(app.router, settings)
+    add_page_routes(app.router, settings)
     app.add_exception_handler(Problem, _on_problem)
     app.add_exception_handler(RequestValidationError, _on_validation)
     app.add_exception_handler(HTTPException, _on_http)

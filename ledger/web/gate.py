@@ -24,11 +24,13 @@ from starlette.requests import cookie_parser
 from starlette.routing import BaseRoute, Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from ledger.observability import observe_api_request
 from ledger.web.access import ACCESS, Access
 from ledger.web.context import WebContext
 from ledger.web.identity import Principal
+from ledger.web.pages.render import login_target, problem_page
 from ledger.web.problems import Problem, problem_headers
-from ledger.web.roles import ReadReason, Role
+from ledger.web.roles import Interface, ReadReason, Role
 from ledger.web.sessions import csrf_token
 
 __all__ = [
@@ -102,7 +104,7 @@ class Gate:
             await self._handle(scope, receive, secured, route)
         except Problem as problem:
             if not sent["status"]:
-                await _answer(secured, problem)
+                await _answer(secured, problem, scope if route.get("page") else None)
         except Exception as exc:  # never a traceback to the client; no exception message in the log
             log.error(
                 "unhandled %s in route %s:\n%s",
@@ -111,15 +113,13 @@ class Gate:
                 "".join(traceback.format_tb(exc.__traceback__)),
             )
             if not sent["status"]:
-                await _answer(secured, Problem(500, "INTERNAL_ERROR"))
+                await _answer(secured, Problem(500, "INTERNAL_ERROR"), scope if route.get("page") else None)
         finally:
+            elapsed = time.perf_counter() - started
             access_log.info(
-                "%s %s -> %s (%.1f ms)",
-                scope["method"],
-                route["name"],
-                sent["status"],
-                (time.perf_counter() - started) * 1000,
+                "%s %s -> %s (%.1f ms)", scope["method"], route["name"], sent["status"], elapsed * 1000
             )
+            observe_api_request(route["name"], sent["status"], elapsed)
 
     def _match(self, scope: Scope) -> tuple[str, dict[str, Any]] | None:
         for route in self.routes:
@@ -138,6 +138,8 @@ class Gate:
         access = self.table.get(name)
         if access is None:  # cannot happen once the app started (check_declared); deny all the same
             raise Problem(403, "FORBIDDEN", "this route declares no role")
+        if access.interface is Interface.WEB:
+            route["page"] = "1"  # a browser's page: errors answer as HTML, no session goes to the login
         if len(scope.get("query_string", b"")) > MAX_QUERY_BYTES:
             raise Problem(414, "URI_TOO_LONG", f"the query string may hold at most {MAX_QUERY_BYTES} bytes")
         body = await _read_body(scope, receive)
@@ -307,13 +309,18 @@ def _replay(body: bytes, original: Receive) -> Receive:
     return receive
 
 
-async def _answer(send: Send, problem: Problem) -> None:
-    body = problem.body()
-    await send(
-        {
-            "type": "http.response.start",
-            "status": problem.status,
-            "headers": problem_headers(body, problem.headers),
-        }
-    )
+async def _answer(send: Send, problem: Problem, page: Scope | None = None) -> None:
+    """The problem as RFC 9457 JSON; for a page route (``page``: its scope) an HTML page instead, and
+    for a request without a valid session a 303 to the login page that comes back here after."""
+    if page is None:
+        body = problem.body()
+        status, headers = problem.status, problem_headers(body, problem.headers)
+    elif problem.code == "UNAUTHENTICATED":
+        query = page.get("query_string", b"").decode("latin-1") if page["method"] in _SAFE else ""
+        target = login_target(page["path"] if page["method"] in _SAFE else "/ui/", query)
+        body = b""
+        status, headers = 303, [(b"location", target.encode("latin-1")), (b"content-length", b"0")]
+    else:
+        status, headers, body = problem_page(problem)
+    await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -19,7 +20,14 @@ from ledger.web.params import invalid
 from ledger.web.problems import Problem
 from ledger.web.sessions import csrf_token
 
-__all__ = ["Credentials", "add_auth_routes"]
+__all__ = [
+    "Credentials",
+    "add_auth_routes",
+    "clear_session_cookie",
+    "require_https_for_sessions",
+    "set_session_cookie",
+    "start_session",
+]
 
 
 class Credentials(BaseModel):
@@ -79,15 +87,16 @@ async def _credentials(request: Request) -> Credentials:
         ) from None
 
 
-async def login(request: Request) -> JSONResponse:
-    """Start a browser session: an HttpOnly, Secure, SameSite=Strict cookie, and the session's CSRF
-    token to send back in X-CSRF-Token (or a csrf_token form field) with every POST. Over plain HTTP only
-    when LEDGER_WEB_ALLOW_HTTP is on. Failed logins pause for a while after too many (429)."""
-    web = _web(request)
-    secure = request.url.scheme == "https"
-    if not secure and not web.settings.web_allow_http:
+def require_https_for_sessions(request: Request) -> None:
+    """Refuse (403 HTTPS_REQUIRED) to start a session over plain HTTP unless LEDGER_WEB_ALLOW_HTTP is on."""
+    if request.url.scheme != "https" and not _web(request).settings.web_allow_http:
         raise Problem(403, "HTTPS_REQUIRED", "log in over HTTPS (LEDGER_WEB_ALLOW_HTTP is for development)")
-    given = await _credentials(request)
+
+
+async def start_session(request: Request, given: Credentials) -> tuple[Principal, datetime]:
+    """Check a login (rate limit, password) and start a session: its principal and expiry. Raises
+    RATE_LIMITED (429) or INVALID_CREDENTIALS (401) problems."""
+    web = _web(request)
     address = request.client.host if request.client else "-"
     wait = await run_in_threadpool(web.limiter.retry_after, given.username, address)
     if wait:
@@ -100,17 +109,43 @@ async def login(request: Request) -> JSONResponse:
         )
     await run_in_threadpool(web.limiter.succeeded, given.username)
     session_id, expires = await run_in_threadpool(web.sessions.start, user.user_id)
-    principal = Principal(user=user, role=user.role, via="session", session_id=session_id)
-    response = JSONResponse({**_me(principal), "session_expires_at": format_instant(expires)})
+    return Principal(user=user, role=user.role, via="session", session_id=session_id), expires
+
+
+def set_session_cookie(response: Response, request: Request, session_id: str) -> None:
+    """Give the browser its session cookie: HttpOnly, SameSite=Strict, Secure over HTTPS."""
     response.set_cookie(
         session_cookie_name(request.url.scheme),
         session_id,
-        max_age=web.settings.web_session_seconds,
+        max_age=_web(request).settings.web_session_seconds,
         path="/",
-        secure=secure,
+        secure=request.url.scheme == "https",
         httponly=True,
         samesite="strict",
     )
+
+
+def clear_session_cookie(response: Response, request: Request) -> None:
+    """Tell the browser to drop its session cookie."""
+    response.delete_cookie(
+        session_cookie_name(request.url.scheme),
+        path="/",
+        secure=request.url.scheme == "https",
+        httponly=True,
+        samesite="strict",
+    )
+
+
+async def login(request: Request) -> JSONResponse:
+    """Start a browser session: an HttpOnly, Secure, SameSite=Strict cookie, and the session's CSRF
+    token to send back in X-CSRF-Token (or a csrf_token form field) with every POST. Over plain HTTP only
+    when LEDGER_WEB_ALLOW_HTTP is on. Failed logins pause for a while after too many (429)."""
+    require_https_for_sessions(request)
+    given = await _credentials(request)
+    principal, expires = await start_session(request, given)
+    assert principal.session_id is not None
+    response = JSONResponse({**_me(principal), "session_expires_at": format_instant(expires)})
+    set_session_cookie(response, request, principal.session_id)
     return response
 
 
@@ -120,13 +155,7 @@ async def logout(request: Request) -> Response:
     if principal.session_id is not None:
         await run_in_threadpool(_web(request).sessions.end, principal.session_id)
     response = Response(status_code=204)
-    response.delete_cookie(
-        session_cookie_name(request.url.scheme),
-        path="/",
-        secure=request.url.scheme == "https",
-        httponly=True,
-        samesite="strict",
-    )
+    clear_session_cookie(response, request)
     return response
 
 

@@ -27,7 +27,13 @@ from ledger.web.params import UUID_EXAMPLE, AsOf, check_code, check_uuid, invali
 from ledger.web.problems import Problem
 from ledger.web.roles import ReadReason
 from projections.base import ProjectionError
-from projections.query_options import QUERY_OPTIONS, QueryUsageError, UnknownSubjectError, accepted_values
+from projections.query_options import (
+    QUERY_OPTIONS,
+    QueryUsageError,
+    UnknownSubjectError,
+    accepted_values,
+    check_actor_ref,
+)
 
 __all__ = ["ViewPage", "add_view_routes"]
 
@@ -39,6 +45,7 @@ _SECTIONS = {
     "ropa": "6.6 Article 30 record, one row per purpose (the controller header beside the rows)",
     "notices": "6.9 Art 13/14 notice obligations",
     "retention": "6.7 retention and erasure obligations",
+    "reads": "8 read trail: every recorded plaintext read (who, when, which subject, why), newest first",
 }
 _FILTER_DOCS = {
     "subject": "a subject id (UUID); merged subjects resolve to their survivor",
@@ -46,6 +53,7 @@ _FILTER_DOCS = {
     "status": "filter by status",
     "code": "filter by alert code",
     "severity": "filter by severity",
+    "actor": "reads: the actor_ref as recorded (a staff user's id, or cli:uid:N for the command line)",
 }
 
 
@@ -109,6 +117,13 @@ def _filters(view: str) -> Callable[..., dict[str, Any]]:
         out: dict[str, Any] = {}
         if given.get("subject") is not None:
             out["subject"] = check_uuid("subject", given["subject"], "query")
+        if given.get("actor") is not None:
+            try:
+                out["actor"] = check_actor_ref(given["actor"])
+            except QueryUsageError:
+                raise invalid(
+                    422, "INVALID_VALUE", "query", "actor", "must be a staff user's id (a UUID) or cli:uid:N"
+                ) from None
         for option in ("status", "code", "severity"):
             if given.get(option) is not None:
                 out[option] = check_code(view, option, given[option])

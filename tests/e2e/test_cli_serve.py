@@ -146,7 +146,7 @@ def test_serve_answers_over_http_with_roles_tokens_and_the_read_audit(
     assert "Traceback" not in stderr
     assert "subject_inventory_plaintext -> 200" in stderr  # the access log names the route...
     assert subject not in stderr and "reason=" not in stderr  # ...never the path or the query
-    history = _json(_cli(env, "subject", subject))
+    history = _json(_cli(env, "subject", subject, "--reason", "internal_audit"))  # shown before its own
     audit = [e for e in history if e["event_type"] == "PersonalDataViewed"]
     assert len(audit) == 1
     assert audit[0]["payload"]["reason"] == "rights_request" and audit[0]["payload"]["role"] == "dpo"

@@ -8,6 +8,7 @@ start.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
@@ -30,6 +31,9 @@ def _path_values(sample: Sample) -> dict[str, str]:
         "request_id": sample.request,
         "complaint_id": sample.complaint,
         "dlq_id": sample.dead_letter,
+        # No such alert or hold: the gate decides before the handler looks (a 404 is "allowed").
+        "alert_id": "00000000-0000-4000-8000-00000000a1e7",
+        "hold_id": "00000000-0000-4000-8000-000000000401",
     }
 
 
@@ -52,9 +56,15 @@ def _call(
         if op["operationId"] == "login"
         else {}
     )
-    answer = c.request(method.upper(), url, params=params, headers=headers, **body)
-    problem = answer.headers.get("content-type") == "application/problem+json"
-    return answer.status_code, answer.json()["code"] if problem else ""
+    answer = c.request(method.upper(), url, params=params, headers=headers, follow_redirects=False, **body)
+    kind = answer.headers.get("content-type", "")
+    if kind == "application/problem+json":
+        return answer.status_code, answer.json()["code"]
+    # A page route answers a browser: no session -> 303 to the login page; a refusal -> an HTML page.
+    if answer.status_code == 303 and answer.headers["location"].startswith("/ui/login?next="):
+        return answer.status_code, "UNAUTHENTICATED"
+    page = re.search(r'data-problem="([A-Z_]+)"', answer.text) if kind.startswith("text/html") else None
+    return answer.status_code, page.group(1) if page else ""
 
 
 def _expected(access: Access, label: str, staff_: Staff, path_case: str | None) -> str:

@@ -27,6 +27,7 @@ READERS = {
     "export_access_pack": ("dpo", "rights_request"),
     "export_request": ("regulator", "regulator_inquiry"),
     "export_complaint": ("regulator", "complaint_handling"),
+    "ui_subject_plaintext": ("officer", "rights_request"),  # the subject page with its values shown
 }
 
 
@@ -59,6 +60,8 @@ def _url(path: str, sample: Sample) -> str:
         request_id=sample.request,
         complaint_id=sample.complaint,
         dlq_id=sample.dead_letter,
+        alert_id="00000000-0000-4000-8000-00000000a1e7",  # no such alert: a 404 page
+        hold_id="00000000-0000-4000-8000-000000000401",
     )
 
 
@@ -80,7 +83,8 @@ def test_every_audited_route_leaves_exactly_one_audit_event_per_answer(
             label, reason = READERS[name]
             before = len(_audit_events(ledger))
             params = {"reason": reason}
-            if name == "subject_inventory_plaintext":  # a read for a rights request names it
+            # A read for a rights request names it.
+            if name in ("subject_inventory_plaintext", "ui_subject_plaintext"):
                 params["case_id"] = sample.request
             answer = c.get(_url(path, sample), params=params, headers=staff_.auth(label))
             assert answer.status_code == 200, (name, answer.text)
@@ -94,9 +98,10 @@ def test_every_audited_route_leaves_exactly_one_audit_event_per_answer(
             assert payload["role"] == label
             assert payload["view"] == str(ACCESS[name].reveals)
             assert payload["reason"] == reason
-            assert payload["interface"] == "api"
+            assert payload["interface"] == ("web" if name.startswith("ui_") else "api")
             expected_case = {
                 "subject_inventory_plaintext": sample.request,
+                "ui_subject_plaintext": sample.request,
                 "dead_letter_payload": sample.dead_letter,
                 "export_request": sample.request,
                 "export_complaint": sample.complaint,
