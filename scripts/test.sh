@@ -18,6 +18,12 @@ if ! command -v promtool >/dev/null; then
     apt-get update -qq
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus >/dev/null
 fi
+# The Kubernetes manifests (deploy/k8s/) are rendered with the real kustomize, built once from the Go
+# module proxy into .cache/tools (about a minute the first time; no kubectl or cluster is needed).
+if [[ ! -x .cache/tools/kustomize ]]; then
+    GOBIN="$PWD/.cache/tools" GOTOOLCHAIN=local GOFLAGS=-modcacherw \
+        "${GO:-/usr/local/go/bin/go}" install sigs.k8s.io/kustomize/kustomize/v5@v5.7.1
+fi
 # The browser tests drive Debian's Chromium with Playwright (Playwright's own browser download cannot work
 # here: `playwright install` is never run); install it once when missing.
 if [[ ! -x /usr/bin/chromium ]]; then
