@@ -28,6 +28,7 @@ _INT_MIN = {
     "decode_workers": 0,
     "checkpoint_interval_seconds": 1,
     "ready_max_lag_seconds": 1,
+    "project_standby_poll_seconds": 1,
     "web_port": 1,
     "web_session_seconds": 60,
     "web_token_max_days": 1,
@@ -230,7 +231,8 @@ class Settings:
         default=None,
         metadata={
             "env": "LEDGER_CHECKPOINT_WITNESS_DIR",
-            "doc": "folder outside the database keeping the last issued checkpoint (default var/witness)",
+            "doc": "folder outside the database keeping the last issued checkpoint and the journal of "
+            "destroyed keys (default var/witness); a database restore must not touch it",
         },
     )
     checkpoint_interval_seconds: int = field(
@@ -238,6 +240,14 @@ class Settings:
         metadata={
             "env": "LEDGER_CHECKPOINT_INTERVAL_SECONDS",
             "doc": "while the log grows, `consume` and `project` sign a checkpoint at least this often",
+        },
+    )
+    project_standby_poll_seconds: int = field(
+        default=2,
+        metadata={
+            "env": "LEDGER_PROJECT_STANDBY_POLL_SECONDS",
+            "doc": "PostgreSQL: a `project` process standing by (another one leads the views) tries to "
+            "take over this often",
         },
     )
     # -- the staff service (`serve`) ---------------------------------------------------------------

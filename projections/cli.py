@@ -19,6 +19,7 @@ from ledger.options import parse_instant_option, port_number, positive_int
 from ledger.store.database import sqlite_path
 from ledger.store.files import read_only_location
 from projections.base import ProjectionError
+from projections.leader import Leadership
 from projections.query_options import (
     UnknownSubjectError,
     check_actor_ref,
@@ -72,11 +73,16 @@ def cmd_project(args: argparse.Namespace) -> int:
         stop = threading.Event()
         signal.signal(signal.SIGTERM, lambda *_: stop.set())
         signal.signal(signal.SIGINT, lambda *_: stop.set())
+        # PostgreSQL: several `project` processes may run; one leads (applies, expires, signs), the
+        # others stand by (alive and ready: they take over when the leader's connection goes).
+        leadership = Leadership(ledger.store) if ledger.store.dialect.is_postgres else None
         try:
             projections.runner.run_forever(
                 stop,
                 checkpoint=ledger.checkpoint_if_grown,
                 checkpoint_every_s=settings.checkpoint_interval_seconds,
+                leadership=leadership,
+                standby_poll_seconds=settings.project_standby_poll_seconds,
             )
         finally:
             if ops is not None:

@@ -18,7 +18,10 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from prometheus_client import CollectorRegistry, Histogram
+import psycopg
+from eventsourcing.persistence import PersistenceError
+from prometheus_client import CollectorRegistry, Gauge, Histogram
+from psycopg_pool import PoolTimeout
 
 from ledger.domain.facts import Fact
 from ledger.errors import LedgerError
@@ -26,8 +29,13 @@ from ledger.store.database import LedgerStore
 from ledger.store.dialect import SqlCursor
 from projections.base import ProjectionError, StoredFact, View
 from projections.context import ProjectionContext
+from projections.leader import Leadership, LeadershipLost
 
 __all__ = ["ProjectionRunner", "read_lag"]
+
+# Errors of an unreachable or restarting database (as ``consumers.consumer.RETRYABLE``): the
+# transaction rolled back, so the runner waits and tries again instead of exiting.
+_DATABASE_DOWN: tuple[type[BaseException], ...] = (PersistenceError, psycopg.Error, PoolTimeout, OSError)
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +70,14 @@ class ProjectionRunner:
             buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
             registry=self.registry,
         )
+        self.leader_gauge = Gauge(
+            "ledger_projection_leader",
+            "1 while this project process writes the views (PostgreSQL: it holds the ledger's leader "
+            "lock), 0 while it stands by, ready to take over",
+            registry=self.registry,
+        )
+        # Called first in every batch's write transaction (``Leadership.fence``): raises to roll back.
+        self.fence: Callable[[SqlCursor], None] | None = None
         if store.read_only:
             return  # queries only: the views are read as they are, nothing is created
         with store.ddl_lock(), store.write(lock=False) as cur:
@@ -131,6 +147,8 @@ class ProjectionRunner:
         # Cleared until this transaction commits: after a failure the views start from the database.
         committed, self._committed = self._committed, None
         with self.store.write(lock=False) as cur:
+            if self.fence is not None:
+                self.fence(cur)
             current = self._positions_for_update(cur)
             if current != committed:
                 # Another runner (another process) applied events since this one last did: what the
@@ -233,28 +251,63 @@ class ProjectionRunner:
         poll_seconds: float = 1.0,
         checkpoint: Callable[[], object] | None = None,
         checkpoint_every_s: float = 2.0,
+        leadership: Leadership | None = None,
+        standby_poll_seconds: float = 2.0,
     ) -> None:
         """Follow the store until ``stop``: wake on NOTIFY (PostgreSQL) or every ``poll_seconds``.
 
         ``checkpoint`` (``Ledger.checkpoint_if_grown``) is called at most every ``checkpoint_every_s``:
         the log gets a signed checkpoint while it grows even where no consumer runs. A refusal is logged
         as an error and tried again later.
+
+        With ``leadership`` (several ``project`` processes on one PostgreSQL ledger) only the leader
+        applies, expires parked events and signs; the others try to take over every
+        ``standby_poll_seconds``. Every batch is fenced: a process that lost the lead writes nothing more.
         """
         listener = _Listener(self.store) if self.store.dialect.is_postgres else None
         next_checkpoint = time.monotonic() + checkpoint_every_s
+        self.fence = None if leadership is None else leadership.fence
+        leading = leadership is None  # SQLite, or a single process: always applies
+        self.leader_gauge.set(1 if leading else 0)
+        said_standby = False
         try:
             while not stop.is_set():
+                if leadership is not None and not (leadership.check() or leadership.try_acquire()):
+                    leading = False
+                    self.leader_gauge.set(0)
+                    if not said_standby:
+                        log.info("standing by: another project process leads the views")
+                        said_standby = True
+                    stop.wait(standby_poll_seconds)
+                    continue
+                if not leading:
+                    # A new term: what this process remembers of the views may be stale.
+                    leading, said_standby = True, False
+                    self._committed = None
+                    self.leader_gauge.set(1)
                 try:
                     applied = self.catch_up(max_batches=50)
+                except LeadershipLost as exc:
+                    log.warning("%s", exc)
+                    leading = False
+                    self.leader_gauge.set(0)
+                    continue
                 except ProjectionError as exc:
                     log.warning("%s; retrying", exc)
                     applied = 0
+                except _DATABASE_DOWN as exc:
+                    # The transaction rolled back; /readyz says 503 meanwhile. Try again after a pause.
+                    log.warning("database unavailable (%s); retrying", type(exc).__name__)
+                    stop.wait(poll_seconds)
+                    continue
                 if checkpoint is not None and time.monotonic() >= next_checkpoint:
                     next_checkpoint = time.monotonic() + checkpoint_every_s
                     try:
                         checkpoint()
                     except LedgerError as exc:
                         log.error("no checkpoint signed: %s", exc)
+                    except _DATABASE_DOWN as exc:
+                        log.warning("no checkpoint signed: database unavailable (%s)", type(exc).__name__)
                 if applied:
                     continue
                 if listener is not None:
@@ -262,6 +315,9 @@ class ProjectionRunner:
                 else:
                     stop.wait(poll_seconds)
         finally:
+            self.fence = None
+            if leadership is not None:
+                leadership.release()
             if listener is not None:
                 listener.close()
 
@@ -291,21 +347,51 @@ def _table_exists(cur: SqlCursor, name: str) -> bool:
 
 
 class _Listener:
-    """A LISTEN on the event table's NOTIFY channel; only a wake-up, never trusted to arrive."""
+    """A LISTEN on the event table's NOTIFY channel; only a wake-up, never trusted to arrive.
+
+    A lost connection (the database restarting) is not an error: ``wait`` then just sleeps, and the
+    next ``wait`` connects again, so ``project`` outlives a database outage (its /readyz says 503).
+    """
 
     def __init__(self, store: LedgerStore) -> None:
-        import psycopg
-
         recorder: Any = store.recorder
         ds = store.datastore
-        kwargs = dict(ds.pool.kwargs or {})
-        kwargs["autocommit"] = True
-        self.conn = psycopg.connect(ds.pool.conninfo, **kwargs)
-        self.conn.execute(f'LISTEN "{recorder.channel_name}"')
+        self._conninfo = ds.pool.conninfo
+        self._kwargs = {**dict(ds.pool.kwargs or {}), "autocommit": True}
+        self._channel = str(recorder.channel_name)
+        self.conn: Any = None
+        self._connect()
+
+    def _connect(self) -> bool:
+        import psycopg
+
+        try:
+            self.conn = psycopg.connect(self._conninfo, **self._kwargs)
+            self.conn.execute(f'LISTEN "{self._channel}"')
+        except psycopg.Error as exc:
+            log.warning("cannot listen for new events (%s); polling until the database answers", exc)
+            self.close()
+            return False
+        return True
 
     def wait(self, seconds: float) -> None:
-        for _ in self.conn.notifies(timeout=seconds, stop_after=1):
-            break
+        import psycopg
+
+        if self.conn is None and not self._connect():
+            time.sleep(seconds)
+            return
+        try:
+            for _ in self.conn.notifies(timeout=seconds, stop_after=1):
+                break
+        except psycopg.Error as exc:
+            log.warning("lost the database connection (%s); polling until it answers", type(exc).__name__)
+            self.close()
+            time.sleep(seconds)
 
     def close(self) -> None:
-        self.conn.close()
+        conn, self.conn = self.conn, None
+        if conn is not None:
+            try:
+                conn.close()
+            except Exception:  # a broken connection may fail to close; it is gone either way
+                log.debug("closing a broken listener connection failed", exc_info=True)
