@@ -25,6 +25,7 @@ from ledger.reader import list_subject_events
 from ledger.store.chain import ChainReport, verify_chain
 from ledger.store.crypto import FileMasterKey, KeyWrapper
 from ledger.store.database import LedgerStore
+from ledger.store.destructions import DestructionJournal, check_journal
 from ledger.store.ingest import Ingestor, check_input_files, read_messages
 from ledger.store.integrate import backfill_tree
 from ledger.store.keystore import KeyStore
@@ -58,6 +59,13 @@ def _offset(progress: Callable[[int], None] | None, before: int) -> Callable[[in
     return lambda n: report(before + n)
 
 
+def _database_location(store: LedgerStore) -> str:
+    """The database's location naming its files outside it (witness copy, destruction journal)."""
+    if store.dialect.is_postgres:
+        return store.location
+    return str(Path(store.location).resolve())  # the same file whatever the working directory
+
+
 def system_clock() -> datetime:
     """The real time, in UTC: the ledger clock unless a test or simulation injects another."""
     return datetime.now(UTC)
@@ -83,6 +91,7 @@ class Ledger:
         clock: Callable[[], datetime] | None = None,
         wrapper: KeyWrapper | None = None,
         read_only: bool = False,
+        restoring: bool = False,
     ) -> Ledger:
         """Build the ledger from settings (default: the environment).
 
@@ -90,6 +99,8 @@ class Ledger:
         (``MasterKeyError``), and a development key is only created for a new, empty ledger.
         ``read_only`` opens an existing ledger without creating or writing anything (no folder, key,
         database or table); where there is no ledger it raises ``NoLedgerError``.
+        A database that still holds keys the destruction journal says were destroyed (a restored
+        backup) is refused (``RestorePending``) unless ``restoring`` (``privacy-ledger after-restore``).
         """
         settings = settings or Settings.from_env()
         source = "the master key"
@@ -107,13 +118,17 @@ class Ledger:
             if not read_only:
                 # A ledger created before the Merkle tree: its records join the tree once, here.
                 backfill_tree(store)
+            journal = DestructionJournal(settings.witness_dir, _database_location(store))
+            if not restoring:
+                with store.read() as cur:
+                    check_journal(cur, journal)
         except BaseException:
             store.close()
             raise
         return cls(
             settings=settings,
             store=store,
-            keys=KeyStore(wrapper),
+            keys=KeyStore(wrapper, journal),
             codes=load_code_lists(),
             clock=clock or system_clock,
         )
@@ -255,10 +270,8 @@ class Ledger:
     @property
     def witness(self) -> WitnessCopy:
         """The copy of the last issued checkpoint kept outside the database."""
-        location = self.store.location
-        if not self.store.dialect.is_postgres:
-            location = str(Path(location).resolve())  # the same file whatever the working directory
-        return WitnessCopy(self.settings.witness_dir, self.settings.log_origin, location)
+        settings = self.settings
+        return WitnessCopy(settings.witness_dir, settings.log_origin, _database_location(self.store))
 
     @property
     def verifier_key(self) -> VerifierKey:

@@ -567,6 +567,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_export_commands(sub)
 
+    from ledger.backup import add_backup_commands  # backup, restore, after-restore
+
+    add_backup_commands(sub)
+
     from ledger.web.cli import add_web_commands  # serve, users, tokens (FastAPI imported only by serve)
 
     add_web_commands(sub)

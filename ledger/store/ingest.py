@@ -19,6 +19,7 @@ from ledger.domain.validation import MAX_MESSAGE_BYTES, parse_json_message, vali
 from ledger.errors import ErrorCode, EventRejected, LedgerError
 from ledger.observability import count_committed_keys, count_erasures
 from ledger.store.database import LedgerStore
+from ledger.store.destructions import record_destructions
 from ledger.store.dialect import SqlCursor
 from ledger.store.keystore import KeyStore
 from ledger.store.messages import BatchResult, Message
@@ -114,6 +115,9 @@ class Ingestor:
                 )
             if in_transaction is not None:
                 in_transaction(cur)
+            if writer.ring.shredded_kids and self.keys.journal is not None:
+                # Last, before the commit: a committed destruction always has its journal line.
+                record_destructions(cur, self.keys.journal, writer.ring.shredded_kids, writer.ring.now)
         state = writer.state(generation)
         self._state = state if state.size <= self.state_limit else None
         _count_committed(writer)

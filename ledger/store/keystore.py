@@ -9,6 +9,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from ledger.observability import count_unwrapped_key
 from ledger.store.crypto import KeyWrapper, new_data_key
+from ledger.store.destructions import DestructionJournal
 from ledger.store.dialect import InList, SqlCursor
 
 __all__ = ["DEAD_LETTER_CATEGORY", "FINGERPRINT_CATEGORY", "KeyRing", "KeyStore", "format_kid", "parse_kid"]
@@ -36,9 +37,11 @@ def parse_kid(kid: str) -> tuple[str, str, int]:
 class KeyStore:
     """Process-wide: the master key wrapper and a cache of unwrapped data keys."""
 
-    def __init__(self, wrapper: KeyWrapper) -> None:
+    def __init__(self, wrapper: KeyWrapper, journal: DestructionJournal | None = None) -> None:
         self.wrapper = wrapper
         self._unwrapped: dict[str, bytes] = {}
+        # Where destroyed keys are recorded outside the database (``ledger.store.destructions``).
+        self.journal = journal
 
     def unwrap(self, kid: str, wrapped: bytes) -> bytes:
         """Unwrap (and cache) a data key."""
