@@ -44,14 +44,6 @@ def _seconds(later: datetime, text: str) -> float:
     return max((later - canonical_timestamp(text)).total_seconds(), 0.0)
 
 
-def _table_exists(cur: SqlCursor, name: str) -> bool:
-    d = cur.dialect
-    if d.is_postgres:
-        return cur.execute("SELECT to_regclass(?) AS t", (d.table(name),)).scalar() is not None
-    found = cur.execute("SELECT name FROM sqlite_master WHERE type = 'table' AND name = ?", (name,)).one()
-    return found is not None
-
-
 class LedgerCollector:
     """The ledger-wide metrics, read from the database at every scrape (one read transaction)."""
 
@@ -165,7 +157,7 @@ class LedgerCollector:
         records.add_metric([], head)
         out: list[Metric] = [records]
         latest = None
-        if _table_exists(cur, "ledger_checkpoints"):
+        if cur.has_table("ledger_checkpoints"):
             latest = cur.execute(
                 "SELECT tree_size, issued_at FROM {t:ledger_checkpoints} ORDER BY tree_size DESC LIMIT 1"
             ).one()
@@ -205,9 +197,9 @@ class LedgerCollector:
         for name, (behind, age) in view_lags(cur, now).items():
             events.add_metric([name], behind)
             seconds.add_metric([name], age)
-        tracked = _table_exists(cur, "view_tracking")
+        tracked = cur.has_table("view_tracking")
         out: list[Metric] = [events, seconds]
-        if tracked and _table_exists(cur, "view_requests"):
+        if tracked and cur.has_table("view_requests"):
             overdue = GaugeMetricFamily(
                 "ledger_rights_requests_overdue",
                 "Open rights requests past their statutory deadline now (spec 6.4, as last projected)",
@@ -257,7 +249,7 @@ def view_lags(cur: SqlCursor, now: datetime) -> dict[str, tuple[int, float]]:
 
     head = int(cur.execute("SELECT MAX(seq) AS m FROM {t:ledger_chain}").scalar() or 0)
     positions: dict[str, int] = {}
-    if _table_exists(cur, "view_tracking"):
+    if cur.has_table("view_tracking"):
         positions = {
             str(r["name"]): int(r["seq"])
             for r in cur.execute("SELECT name, seq FROM {t:view_tracking}").all()

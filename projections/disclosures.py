@@ -200,7 +200,7 @@ def list_disclosures(
 
 def alert_codes(cur: SqlCursor, event_ids: Sequence[str]) -> dict[str, list[str]]:
     """Codes of the alerts (not retracted) each event triggered; empty if the alerts view is absent."""
-    if not event_ids or not _table_exists(cur, "view_alerts"):
+    if not event_ids or not cur.has_table("view_alerts"):
         return {}
     found: dict[str, set[str]] = defaultdict(set)
     wanted = sorted(set(event_ids))
@@ -311,11 +311,3 @@ def _insert(cur: SqlCursor, table: str, row: Mapping[str, Any]) -> None:
         f"INSERT INTO {{t:{table}}} ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})",
         [row[c] for c in columns],
     )
-
-
-def _table_exists(cur: SqlCursor, name: str) -> bool:
-    d = cur.dialect
-    if d.is_postgres:
-        return cur.execute("SELECT to_regclass(?) AS t", (d.table(name),)).scalar() is not None
-    found = cur.execute("SELECT name FROM sqlite_master WHERE type = 'table' AND name = ?", (name,)).one()
-    return found is not None

@@ -114,7 +114,7 @@ def list_reads(
 
 def _usernames(cur: SqlCursor, actors: set[str]) -> Mapping[str, str]:
     """The staff directory's user name of each actor that is a staff user's id (none without a directory)."""
-    if not actors or not _table_exists(cur, "web_users"):
+    if not actors or not cur.has_table("web_users"):
         return {}
     wanted = sorted(actors)
     names: dict[str, str] = {}
@@ -129,11 +129,3 @@ def _usernames(cur: SqlCursor, actors: set[str]) -> Mapping[str, str]:
 
 def _text(value: Any) -> str | None:
     return value if isinstance(value, str) else None
-
-
-def _table_exists(cur: SqlCursor, name: str) -> bool:
-    d = cur.dialect
-    if d.is_postgres:
-        return cur.execute("SELECT to_regclass(?) AS t", (d.table(name),)).scalar() is not None
-    found = cur.execute("SELECT name FROM sqlite_master WHERE type = 'table' AND name = ?", (name,)).one()
-    return found is not None

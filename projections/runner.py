@@ -330,20 +330,12 @@ def read_lag(store: LedgerStore, names: Sequence[str]) -> dict[str, int]:
     with store.read() as cur:
         head = int(cur.execute("SELECT MAX(seq) AS m FROM {t:ledger_chain}").scalar() or 0)
         known: dict[str, int] = {}
-        if _table_exists(cur, "view_tracking"):
+        if cur.has_table("view_tracking"):
             known = {
                 str(r["name"]): int(r["seq"])
                 for r in cur.execute("SELECT name, seq FROM {t:view_tracking}").all()
             }
     return {name: head - known.get(name, 0) for name in names}
-
-
-def _table_exists(cur: SqlCursor, name: str) -> bool:
-    d = cur.dialect
-    if d.is_postgres:
-        return cur.execute("SELECT to_regclass(?) AS t", (d.table(name),)).scalar() is not None
-    found = cur.execute("SELECT name FROM sqlite_master WHERE type = 'table' AND name = ?", (name,)).one()
-    return found is not None
 
 
 class _Listener:

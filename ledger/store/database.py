@@ -304,13 +304,7 @@ class LedgerStore:
     def has_table(self, name: str) -> bool:
         """True if the ledger's table ``name`` exists."""
         with self.read() as cur:
-            if self.dialect.is_postgres:
-                found = cur.execute("SELECT to_regclass(?) AS t", (self.dialect.table(name),)).scalar()
-            else:
-                found = cur.execute(
-                    "SELECT name FROM sqlite_master WHERE type = 'table' AND name = ?", (name,)
-                ).scalar()
-        return found is not None
+            return cur.has_table(name)
 
     @contextlib.contextmanager
     def ddl_lock(self) -> Iterator[None]:

@@ -111,6 +111,14 @@ class SqlCursor:
         if rows:
             self.raw.executemany(self.dialect.sql(text), rows)
 
+    def has_table(self, name: str) -> bool:
+        """True if the ledger's table ``name`` exists."""
+        if self.dialect.is_postgres:
+            found = self.execute("SELECT to_regclass(?) AS t", (self.dialect.table(name),)).scalar()
+            return found is not None
+        query = "SELECT name FROM sqlite_master WHERE type = 'table' AND name = ?"
+        return self.execute(query, (name,)).one() is not None
+
     def insert_rows(
         self,
         table: str,

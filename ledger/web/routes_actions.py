@@ -16,8 +16,7 @@ from ledger.codelists import load_code_lists
 from ledger.config import Settings
 from ledger.web import actions
 from ledger.web.actions import ActionOutcome
-from ledger.web.context import WebContext
-from ledger.web.identity import Principal
+from ledger.web.pages.common import principal, web_of
 from ledger.web.params import UUID_EXAMPLE
 
 __all__ = ["ActionAnswer", "add_action_routes"]
@@ -268,16 +267,6 @@ def _id(name: str, what: str) -> Any:
     return Path(alias=name, description=f"the {what}'s UUID", examples=[UUID_EXAMPLE])
 
 
-def _web(request: Request) -> WebContext:
-    web: WebContext = request.app.state.web
-    return web
-
-
-def _principal(request: Request) -> Principal:
-    principal: Principal = request.state.principal
-    return principal
-
-
 def _answer(response: Response, outcome: ActionOutcome) -> ActionAnswer:
     response.status_code = 200 if outcome.replayed else 201
     return ActionAnswer(
@@ -297,7 +286,7 @@ def acknowledge_alert(
 ) -> ActionAnswer:
     """Spec 4.7: record an AlertAcknowledged; the alert reads ACKNOWLEDGED in the alerts view."""
     outcome = actions.acknowledge_alert(
-        _web(request), _principal(request), alert_id, body.note, idempotency_key
+        web_of(request), principal(request), alert_id, body.note, idempotency_key
     )
     return _answer(response, outcome)
 
@@ -310,7 +299,7 @@ def resolve_alert(
     idempotency_key: IdempotencyKey = None,
 ) -> ActionAnswer:
     """Spec 4.7: record an AlertResolved; the alert reads RESOLVED in the alerts view."""
-    outcome = actions.resolve_alert(_web(request), _principal(request), alert_id, body.note, idempotency_key)
+    outcome = actions.resolve_alert(web_of(request), principal(request), alert_id, body.note, idempotency_key)
     return _answer(response, outcome)
 
 
@@ -325,7 +314,7 @@ def record_request_step(
     on the request's subject. The requests view shows its effect on status and due date (spec 7)."""
     fields = body.model_dump(exclude={"step"}, exclude_none=True)
     outcome = actions.record_request_step(
-        _web(request), _principal(request), request_id, body.step, fields, idempotency_key
+        web_of(request), principal(request), request_id, body.step, fields, idempotency_key
     )
     return _answer(response, outcome)
 
@@ -337,7 +326,9 @@ def acknowledge_complaint(
     idempotency_key: IdempotencyKey = None,
 ) -> ActionAnswer:
     """Spec 4.6 (DPA s.164A): record a ComplaintAcknowledged; no body."""
-    outcome = actions.acknowledge_complaint(_web(request), _principal(request), complaint_id, idempotency_key)
+    outcome = actions.acknowledge_complaint(
+        web_of(request), principal(request), complaint_id, idempotency_key
+    )
     return _answer(response, outcome)
 
 
@@ -350,8 +341,8 @@ def place_hold(
 ) -> ActionAnswer:
     """Spec 4.2: record a LegalHoldPlaced on the subject; `detail.hold_id` names the new hold."""
     outcome = actions.place_hold(
-        _web(request),
-        _principal(request),
+        web_of(request),
+        principal(request),
         subject_id,
         body.categories,
         body.reason,
@@ -369,7 +360,7 @@ def release_hold(
     idempotency_key: IdempotencyKey = None,
 ) -> ActionAnswer:
     """Spec 4.2 and 5.1: record a LegalHoldReleased; the erasures it deferred run now. No body."""
-    outcome = actions.release_hold(_web(request), _principal(request), subject_id, hold_id, idempotency_key)
+    outcome = actions.release_hold(web_of(request), principal(request), subject_id, hold_id, idempotency_key)
     return _answer(response, outcome)
 
 
@@ -384,7 +375,7 @@ def erase_subject(
     every subject merged into it are destroyed, or the erasure is deferred under a legal hold. Cannot
     be undone."""
     outcome = actions.erase_subject(
-        _web(request), _principal(request), subject_id, body.categories, body.reason, idempotency_key
+        web_of(request), principal(request), subject_id, body.categories, body.reason, idempotency_key
     )
     return _answer(response, outcome)
 

@@ -15,7 +15,6 @@ import os
 import secrets
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -27,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from serve_support import free_port
 
 from ledger.bootstrap import Ledger
 from ledger.config import Settings
@@ -79,13 +79,6 @@ class World:
     alfie_complaint: str = ""
     values: list[str] = field(default_factory=list)
     shots: Path = OUTPUT
-
-
-def free_port() -> int:
-    """A free loopback port."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _fresh_events(now: datetime) -> tuple[list[dict[str, Any]], dict[str, str]]:

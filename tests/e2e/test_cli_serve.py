@@ -8,17 +8,13 @@ import base64
 import json
 import os
 import secrets
-import signal
 import socket
 import subprocess
-import sys
-import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 from typing import Any
 
 from conftest import run_cli
+from serve_support import http, serving
 
 from ledger.sample import generate_events
 
@@ -48,37 +44,6 @@ def _json(proc: subprocess.CompletedProcess[str]) -> Any:
     return json.loads(proc.stdout)
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _http(
-    url: str, *, headers: dict[str, str] | None = None, body: bytes | None = None
-) -> tuple[int, dict[str, str], Any]:
-    request = urllib.request.Request(url, data=body, headers=headers or {}, method="POST" if body else "GET")
-    try:
-        with urllib.request.urlopen(request, timeout=60) as answer:
-            status, got, raw = answer.status, dict(answer.headers), answer.read()
-    except urllib.error.HTTPError as exc:
-        status, got, raw = exc.code, dict(exc.headers), exc.read()
-    kind = got.get("content-type", "")
-    return status, got, json.loads(raw) if "json" in kind else raw.decode()
-
-
-def _wait_until_up(base: str, server: subprocess.Popen[str]) -> None:
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        assert server.poll() is None, server.communicate()[1]
-        try:
-            if _http(f"{base}/livez")[0] == 200:
-                return
-        except OSError:
-            time.sleep(0.2)
-    raise AssertionError("serve did not answer within 60 s")
-
-
 def test_serve_answers_over_http_with_roles_tokens_and_the_read_audit(
     backend: dict[str, Any], tmp_path: Path
 ) -> None:
@@ -105,44 +70,33 @@ def test_serve_answers_over_http_with_roles_tokens_and_the_read_audit(
         refused.returncode == 2 and "needs --expires" in refused.stderr and "Traceback" not in refused.stderr
     )
 
-    port = _free_port()
-    base = f"http://127.0.0.1:{port}"
-    server = subprocess.Popen(
-        [sys.executable, "-m", "ledger.cli", "serve", "--port", str(port)],
-        env={**env, "LEDGER_LOG_LEVEL": "INFO"},
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        _wait_until_up(base, server)
+    with serving({**env, "LEDGER_LOG_LEVEL": "INFO"}) as served:
+        base = served.base
         bearer = {"Authorization": f"Bearer {token}"}
-        status, _, doc = _http(f"{base}/openapi.json")
+        status, _, doc = http(f"{base}/openapi.json")
         assert status == 200 and doc["openapi"].startswith("3.1")
-        status, _, page = _http(f"{base}/api/v1/requests?include_closed=true&limit=2", headers=bearer)
+        status, _, page = http(f"{base}/api/v1/requests?include_closed=true&limit=2", headers=bearer)
         assert status == 200 and len(page["items"]) <= 2
-        status, _, problem = _http(f"{base}/api/v1/requests")
+        status, _, problem = http(f"{base}/api/v1/requests")
         assert (status, problem["code"]) == (401, "UNAUTHENTICATED")
-        status, _, problem = _http(
+        status, _, problem = http(
             f"{base}/api/v1/requests", headers={"Authorization": f"Bearer {spare['token']}"}
         )
         assert status == 401
-        status, _, shown = _http(
+        status, _, shown = http(
             f"{base}/api/v1/subjects/{subject}/inventory/plaintext?reason=rights_request", headers=bearer
         )
         assert status == 200 and shown["subject_id"] == subject
         login = json.dumps({"username": "admin-one", "password": admin["password"]}).encode()
         form = {"Content-Type": "application/json"}
-        status, _, problem = _http(f"{base}/login", headers=form, body=login)
+        status, _, problem = http(f"{base}/login", headers=form, body=login)
         assert (status, problem["code"]) == (403, "HTTPS_REQUIRED")
         # Behind the proxy (127.0.0.1 is trusted by default) the request arrives as HTTPS.
-        status, got, me = _http(f"{base}/login", headers={**form, "X-Forwarded-Proto": "https"}, body=login)
+        status, got, me = http(f"{base}/login", headers={**form, "X-Forwarded-Proto": "https"}, body=login)
         assert status == 200 and me["role"] == "admin"
         assert "Secure" in got["set-cookie"] and "HttpOnly" in got["set-cookie"]
-    finally:
-        server.send_signal(signal.SIGTERM)
-        _, stderr = server.communicate(timeout=60)
-    assert server.returncode == 0, stderr
+    stderr = served.stderr
+    assert served.returncode == 0, stderr
     assert "Traceback" not in stderr
     assert "subject_inventory_plaintext -> 200" in stderr  # the access log names the route...
     assert subject not in stderr and "reason=" not in stderr  # ...never the path or the query

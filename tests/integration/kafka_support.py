@@ -16,6 +16,8 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
+import pytest
+from conftest import services_required
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -37,6 +39,16 @@ def broker_problem() -> str | None:
     except (KafkaError, OSError) as exc:
         return type(exc).__name__
     return None
+
+
+def require_broker() -> None:
+    """Skip the test without a reachable broker; fail it instead under LEDGER_REQUIRE_SERVICES=1."""
+    problem = broker_problem()
+    if problem is not None:
+        message = f"Kafka broker not reachable ({problem}); run deploy/local/kafka.sh start"
+        if services_required():
+            pytest.fail(message)
+        pytest.skip(message)
 
 
 def create_topics(partitions: int = 6) -> tuple[str, str]:

@@ -14,15 +14,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import services_required
 from kafka_support import (
     REPO,
     ConsumerProcess,
     PgLedger,
-    broker_problem,
     create_topics,
     publish,
     publish_raw,
+    require_broker,
     subject_orders,
     wait_until,
 )
@@ -41,12 +40,7 @@ pytestmark = [pytest.mark.kafka, pytest.mark.postgres]
 
 @pytest.fixture(scope="module")
 def broker() -> None:
-    problem = broker_problem()
-    if problem is not None:
-        message = f"Kafka broker not reachable ({problem}); run deploy/local/kafka.sh start"
-        if services_required():
-            pytest.fail(message)
-        pytest.skip(message)
+    require_broker()
 
 
 @pytest.fixture

@@ -13,8 +13,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import Clock, services_required
-from kafka_support import PgLedger, broker_problem, create_topics
+from conftest import Clock
+from kafka_support import PgLedger, create_topics, require_broker
 
 from consumers.consumer import ConsumerConfig, LedgerConsumer
 from ledger.bootstrap import Ledger
@@ -27,12 +27,7 @@ pytestmark = [pytest.mark.kafka, pytest.mark.postgres]
 
 @pytest.fixture
 def pg_ledger(pg_url: str, tmp_path: Path) -> Iterator[PgLedger]:
-    problem = broker_problem()
-    if problem is not None:
-        message = f"Kafka broker not reachable ({problem}); run deploy/local/kafka.sh start"
-        if services_required():
-            pytest.fail(message)
-        pytest.skip(message)
+    require_broker()
     ledger = PgLedger(pg_url, tmp_path)
     yield ledger
     ledger.drop()

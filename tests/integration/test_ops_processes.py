@@ -19,8 +19,8 @@ from typing import Any
 
 import psycopg
 import pytest
-from conftest import env_without_ledger_settings, pg_base_url, run_cli, services_required
-from kafka_support import REPO, ConsumerProcess, PgLedger, broker_problem, create_topics, publish, wait_until
+from conftest import env_without_ledger_settings, pg_base_url, run_cli
+from kafka_support import REPO, ConsumerProcess, PgLedger, create_topics, publish, require_broker, wait_until
 from serve_support import free_port, http, serving
 
 from ledger.sample import generate_events
@@ -90,11 +90,7 @@ class _Command:
 
 @pytest.fixture
 def kafka_pg(tmp_path: Path) -> Iterator[PgLedger]:
-    problem = broker_problem()
-    if problem is not None:
-        if services_required():
-            pytest.fail(f"the Kafka broker is required (LEDGER_REQUIRE_SERVICES=1): {problem}")
-        pytest.skip(f"no Kafka broker: {problem}")
+    require_broker()
     ledger = PgLedger(pg_base_url(), tmp_path)
     yield ledger
     ledger.drop()

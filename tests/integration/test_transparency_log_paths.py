@@ -21,8 +21,8 @@ from typing import Any
 
 import psycopg
 import pytest
-from conftest import FIXED_NOW, Clock, env_without_ledger_settings, run_cli, services_required
-from kafka_support import REPO, broker_problem, create_topics, publish
+from conftest import FIXED_NOW, Clock, env_without_ledger_settings, run_cli
+from kafka_support import REPO, create_topics, publish, require_broker
 
 from consumers.consumer import ConsumerConfig, LedgerConsumer
 from ledger.bootstrap import Ledger
@@ -40,12 +40,7 @@ CLOCK = "2026-11-01T12:00:00Z"
 
 @pytest.fixture(scope="module")
 def broker() -> None:
-    problem = broker_problem()
-    if problem is not None:
-        message = f"Kafka broker not reachable ({problem}); run deploy/local/kafka.sh start"
-        if services_required():
-            pytest.fail(message)
-        pytest.skip(message)
+    require_broker()
 
 
 @pytest.fixture

@@ -11,8 +11,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import pg_base_url, run_cli, services_required
-from kafka_support import ConsumerProcess, PgLedger, broker_problem, create_topics, publish
+from conftest import pg_base_url, run_cli
+from kafka_support import ConsumerProcess, PgLedger, create_topics, publish, require_broker
 from serve_support import http, serving
 
 from ledger.sample import generate_events
@@ -20,11 +20,7 @@ from ledger.sample import generate_events
 
 @pytest.fixture
 def pg_ledger(tmp_path: Path) -> Any:
-    problem = broker_problem()
-    if problem is not None:
-        if services_required():
-            pytest.fail(f"the Kafka broker is required (LEDGER_REQUIRE_SERVICES=1): {problem}")
-        pytest.skip(f"no Kafka broker: {problem}")
+    require_broker()
     ledger = PgLedger(pg_base_url(), tmp_path)
     yield ledger
     ledger.drop()

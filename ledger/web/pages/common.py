@@ -10,12 +10,13 @@ from typing import Annotated, Any, Final
 from urllib.parse import urlencode
 
 from fastapi import Query, Request
+from fastapi.responses import Response
 
 from ledger.domain.timeutil import format_instant
 from ledger.web.access import ACCESS
 from ledger.web.context import WebContext
 from ledger.web.identity import Principal
-from ledger.web.pages.render import Chrome, NavItem
+from ledger.web.pages.render import Chrome, NavItem, render
 from ledger.web.params import parse_as_of
 from ledger.web.problems import Problem
 from ledger.web.sessions import csrf_token
@@ -29,6 +30,7 @@ __all__ = [
     "Pager",
     "chrome",
     "context",
+    "list_page",
     "paginate",
     "principal",
     "query_view",
@@ -167,4 +169,26 @@ def paginate(
         last_row=start + len(shown),
         previous_href=href(page - 1) if page > 1 else None,
         next_href=href(page + 1) if page < pages else None,
+    )
+
+
+def list_page(
+    request: Request,
+    template: str,
+    section: str,
+    rows: Sequence[Any],
+    page: int,
+    at: datetime,
+    *,
+    done: str | None = None,
+    **values: Any,
+) -> Response:
+    """One page of ``rows`` (``rows`` and ``pager`` in ``template``) inside the chrome of ``section``."""
+    shown, pager = paginate(request, rows, page, web_of(request).settings.web_page_size, at)
+    return render(
+        template,
+        chrome=chrome(request, section, done=done, as_of=at),
+        rows=shown,
+        pager=pager,
+        **values,
     )

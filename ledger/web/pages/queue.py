@@ -14,8 +14,8 @@ from ledger.web.pages.common import (
     PageParam,
     chrome,
     context,
+    list_page,
     may_open,
-    paginate,
     principal,
     query_view,
 )
@@ -85,13 +85,15 @@ def request_queue(
         raise invalid(422, "UNKNOWN_CODE", "query", "sort", f"must be one of: {', '.join(SORTS)}")
     web, at = context(request, as_of)
     rows = _sorted(query_view(web, "requests", at, include_closed=include_closed), sort)
-    shown, pager = paginate(request, rows, page, web.settings.web_page_size, at)
-    return render(
+    return list_page(
+        request,
         "requests.html",
-        chrome=chrome(request, "ui_requests", done=done, as_of=at),
+        "ui_requests",
+        rows,
+        page,
+        at,
+        done=done,
         title="Rights requests",
-        rows=shown,
-        pager=pager,
         sort=sort,
         sorts=SORTS,
         include_closed=include_closed,

@@ -15,6 +15,7 @@ from ledger.web.pages.common import (
     PageParam,
     chrome,
     context,
+    list_page,
     may_open,
     paginate,
     principal,
@@ -81,13 +82,15 @@ def alerts(
         query_view(web, "alerts", at, **chosen),
         key=lambda a: (_SEVERITY_ORDER.get(a["severity"], 99), a["event_occurred_at"] or "", a["alert_id"]),
     )
-    shown, pager = paginate(request, rows, page, web.settings.web_page_size, at)
-    return render(
+    return list_page(
+        request,
         "alerts.html",
-        chrome=chrome(request, "ui_alerts", done=done, as_of=at),
+        "ui_alerts",
+        rows,
+        page,
+        at,
+        done=done,
         title="Alerts",
-        rows=shown,
-        pager=pager,
         chosen=chosen,
         statuses=ALERT_STATUSES,
         severities=SEVERITIES,
@@ -155,13 +158,14 @@ def disclosures(
     web, at = context(request, as_of)
     rows = [r for r in query_view(web, "disclosures", at) if _disclosure_kind(r, kind)]
     rows.sort(key=lambda r: (r["shared_at"], r["disclosure_event_id"]), reverse=True)
-    shown, pager = paginate(request, rows, page, web.settings.web_page_size, at)
-    return render(
+    return list_page(
+        request,
         "disclosures.html",
-        chrome=chrome(request, "ui_disclosures", as_of=at),
+        "ui_disclosures",
+        rows,
+        page,
+        at,
         title="Disclosures and transfers",
-        rows=shown,
-        pager=pager,
         kind=kind,
         kinds=DISCLOSURE_KINDS,
     )
@@ -196,13 +200,14 @@ def retention(
             r["category"],
         )
     )
-    shown, pager = paginate(request, rows, page, web.settings.web_page_size, at)
-    return render(
+    return list_page(
+        request,
         "retention.html",
-        chrome=chrome(request, "ui_retention", as_of=at),
+        "ui_retention",
+        rows,
+        page,
+        at,
         title="Retention and erasure",
-        rows=shown,
-        pager=pager,
         chosen=chosen,
         statuses=RETENTION_STATUSES,
     )
@@ -216,13 +221,14 @@ def notices(
     web, at = context(request, as_of)
     rows = query_view(web, "notices", at, status=chosen)
     rows.sort(key=lambda r: (r["notice_due_date"], r["collection_event_id"]), reverse=True)
-    shown, pager = paginate(request, rows, page, web.settings.web_page_size, at)
-    return render(
+    return list_page(
+        request,
         "notices.html",
-        chrome=chrome(request, "ui_notices", as_of=at),
+        "ui_notices",
+        rows,
+        page,
+        at,
         title="Privacy notices (Art 13/14)",
-        rows=shown,
-        pager=pager,
         chosen=chosen,
         statuses=NOTICE_STATUSES,
     )
@@ -275,13 +281,14 @@ def reads(
     if actor and actor not in {u.user_id for u in users}:
         raise invalid(422, "UNKNOWN_CODE", "query", "actor", "choose one of the listed users")
     rows = query_view(web, "reads", at, subject=chosen_subject, actor=actor or None)
-    shown, pager = paginate(request, rows, page, web.settings.web_page_size, at)
-    return render(
+    return list_page(
+        request,
         "reads.html",
-        chrome=chrome(request, "ui_reads", as_of=at),
+        "ui_reads",
+        rows,
+        page,
+        at,
         title="Read audit",
-        rows=shown,
-        pager=pager,
         subject=chosen_subject,
         actor=actor,
         users=[(u.user_id, u.username) for u in users],
