@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -12,8 +13,8 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from ledger.domain.facts import Fact
 from ledger.reader import ERASED, open_envelope
 from ledger.store.database import LedgerStore
-from ledger.store.dialect import SqlCursor
-from ledger.store.keystore import KeyStore
+from ledger.store.dialect import InList, SqlCursor
+from ledger.store.keystore import KeyStore, parse_kid
 from projections.context import ProjectionContext
 
 __all__ = ["ERASED_VALUE", "ReadContext"]
@@ -75,6 +76,27 @@ class ReadContext:
                 return None  # the dedup index points at another event (edited); verify reports it
             self._records[event_id] = record
         return self._records[event_id]
+
+    def live_kids(self, kids: Iterable[str]) -> set[str]:
+        """The key ids among ``kids`` whose data key still exists, read without the key material: no
+        wrapped key is read, unwrapped or cached (a key id not in the ledger's form is not live)."""
+        wanted: dict[tuple[str, str, int], set[str]] = {}
+        for kid in kids:
+            try:
+                wanted.setdefault(parse_kid(kid), set()).add(kid)
+            except ValueError:
+                continue
+        if not wanted:
+            return set()
+        rows = self.cur.execute(
+            "SELECT subject_id, category, key_version FROM {t:ledger_keys} "
+            "WHERE subject_id {in} AND wrapped IS NOT NULL",
+            (InList(sorted({subject for subject, _, _ in wanted})),),
+        ).all()
+        live: set[str] = set()
+        for r in rows:
+            live |= wanted.get((str(r["subject_id"]), str(r["category"]), int(r["key_version"])), set())
+        return live
 
     def value(self, event_id: str, path: str) -> tuple[Any, str]:
         """The plaintext at JSON ``path`` (``/payload/...``) of an event and its state.

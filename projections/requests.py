@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Any, ClassVar
 
@@ -69,11 +70,19 @@ def list_requests(
     include_closed: bool = False,
     subject: str | None = None,
     resolve: Any = None,
+    family: Iterable[str] | None = None,
 ) -> list[RequestRow]:
-    """The queue at ``as_of``, in the 6.4 default order, from the view's own tables."""
+    """The queue at ``as_of``, in the 6.4 default order, from the view's own tables.
+
+    ``family`` (with ``subject``, its survivor): the survivor and every subject merged into it now, so
+    that only their requests are read; without it the receipt subject of every candidate is resolved.
+    """
     view = RequestsView()
-    ids = view.candidates(cur, as_of, include_closed=include_closed)
-    if subject is not None:
+    if subject is not None and family is not None:
+        ids = view.candidates(cur, as_of, include_closed=include_closed, subjects={subject, *family})
+    else:
+        ids = view.candidates(cur, as_of, include_closed=include_closed)
+    if subject is not None and family is None:
         # Only the subject's own requests (any subject of its merge set) need their clock computed.
         ids = view.of_subjects(cur, ids, {subject}, resolve)
     facts = view.load(cur, ids)

@@ -71,5 +71,7 @@ def open_erasure_requests(cur: SqlCursor, rctx: ReadContext, subject: str) -> li
     Read from the rights-request view (``projections.requests``), which must be kept by the same runner.
     """
     survivor = rctx.resolve(subject)
-    rows = list_requests(cur, rctx.ctx, rctx.as_of, subject=survivor, resolve=rctx.resolve)
+    rows = list_requests(
+        cur, rctx.ctx, rctx.as_of, subject=survivor, resolve=rctx.resolve, family=rctx.members(survivor)
+    )
     return [r for r in rows if r.request_type == "erasure" and not r.is_closed]

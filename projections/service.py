@@ -8,6 +8,7 @@ from typing import Any
 
 from ledger.calendars import load_calendar
 from ledger.domain.codes import CodeLists
+from ledger.domain.facts import Fact
 from ledger.store.database import LedgerStore
 from ledger.store.keystore import KeyStore
 from projections.base import ProjectionError, View
@@ -88,13 +89,48 @@ class Projections:
         """Rebuild one view (or ``all``) from ``seq`` 1."""
         return self.runner.rebuild(None if name == "all" else [name], progress=progress)
 
-    def query(self, name: str, *, as_of: datetime, subject: str | None = None, **filters: Any) -> Any:
+    def query(
+        self, name: str, *, as_of: datetime, subject: str | None = None, values: bool = True, **filters: Any
+    ) -> Any:
         """The JSON-able answer of one view at ``as_of``.
 
         Options the view does not take and filter values outside their closed list raise
         ``QueryUsageError`` (values are matched case-insensitively); a ``subject`` the ledger holds no
-        event for raises ``UnknownSubjectError`` rather than answering with nothing.
+        event for raises ``UnknownSubjectError`` rather than answering with nothing. ``values=False``:
+        the inventory without its personal values, no key opened (``subject_inventory``); the other
+        views show none either way.
         """
+        return self._answer(name, as_of, subject, filters, values=values)
+
+    def query_page(
+        self,
+        name: str,
+        *,
+        as_of: datetime,
+        offset: int,
+        limit: int,
+        subject: str | None = None,
+        **filters: Any,
+    ) -> tuple[list[Any], int]:
+        """Rows ``offset`` to ``offset + limit`` of a list view's answer (as :meth:`query` gives it) and
+        the number of rows of the whole answer. Work a row needs only when it is shown is done for the
+        rows returned only (a portability request's eligible items, spec 6.4)."""
+        if name not in VIEW_NAMES or name == "ropa":
+            raise ProjectionError(f"{name} is not a list of rows")
+        rows, total = self._answer(name, as_of, subject, filters, window=slice(offset, offset + limit))
+        return rows, total
+
+    def _answer(
+        self,
+        name: str,
+        as_of: datetime,
+        subject: str | None,
+        filters: dict[str, Any],
+        *,
+        values: bool = True,
+        window: slice | None = None,
+    ) -> Any:
+        """:meth:`query`'s answer; with ``window`` that slice of the rows and the number of rows."""
         if name not in QUERY_NAMES:
             raise ProjectionError(f"unknown view {name}; one of: {', '.join(QUERY_NAMES)}")
         checked = check_query_options(name, {"subject": subject, **filters})
@@ -108,7 +144,17 @@ class Projections:
             rctx = ReadContext(store=self.store, keys=self.keys, ctx=self.ctx, as_of=as_of, cur=cur)
             if subject is not None and not _holds_subject(cur, rctx, subject):
                 raise UnknownSubjectError(f"unknown subject {subject}: the ledger holds no event for it")
-            return handler(cur, rctx, subject, checked)
+            if name == "inventory" and subject is not None:
+                from projections.subject import subject_inventory
+
+                return subject_inventory(cur, rctx, subject, values=values)
+            if window is None:
+                return handler(cur, rctx, subject, checked)
+            if name == "requests":
+                queue = _request_rows(cur, rctx, subject, checked)
+                return _request_json(cur, rctx, queue[window]), len(queue)
+            rows = handler(cur, rctx, subject, checked)
+            return rows[window], len(rows)
 
 
 def _holds_subject(cur: Any, rctx: ReadContext, subject: str) -> bool:
@@ -123,33 +169,59 @@ def _holds_subject(cur: Any, rctx: ReadContext, subject: str) -> bool:
 
 
 def _requests(cur: Any, rctx: ReadContext, subject: str | None, f: dict[str, Any]) -> Any:
-    from ledger.domain.timeutil import canonical_timestamp
+    return _request_json(cur, rctx, _request_rows(cur, rctx, subject, f))
+
+
+def _request_rows(cur: Any, rctx: ReadContext, subject: str | None, f: dict[str, Any]) -> list[Any]:
+    """The queue's rows (``RequestRow``) at ``rctx.as_of``, in the 6.4 order."""
     from projections.requests import list_requests
-    from projections.subject import eligible_items
 
     survivor = rctx.resolve(subject) if subject else None
-    rows = list_requests(
+    return list_requests(
         cur,
         rctx.ctx,
         rctx.as_of,
         include_closed=bool(f.get("include_closed")),
         subject=survivor,
         resolve=rctx.resolve,
+        family=rctx.members(survivor) if survivor else None,
+    )
+
+
+def _request_json(cur: Any, rctx: ReadContext, rows: list[Any]) -> list[dict[str, Any]]:
+    """The JSON rows of ``rows``, a portability request's with its eligible items."""
+    from ledger.domain.timeutil import canonical_timestamp
+    from projections.subject import eligible_items
+
+    facts = _facts_of(
+        cur,
+        rctx,
+        {r.subject_id for r in rows if r.request_type == "portability" and r.subject_id is not None},
     )
     out = []
-    facts: dict[str, Any] = {}
     for r in rows:
         row = r.to_json()
         if r.request_type == "portability":
             # Spec 6.4/6.11: the eligible, non-erased items at the request's receipt.
-            if r.subject_id is not None and r.subject_id not in facts:
-                facts[r.subject_id] = rctx.subject_facts(r.subject_id)
             row["eligible_items"] = (
                 []
                 if r.subject_id is None
                 else eligible_items(facts[r.subject_id], rctx.ctx.codes, canonical_timestamp(r.received_at))
             )
         out.append(row)
+    return out
+
+
+def _facts_of(cur: Any, rctx: ReadContext, subjects: set[str]) -> dict[str, list[Fact]]:
+    """``rctx.subject_facts`` of each of ``subjects``, read in one query."""
+    if not subjects:
+        return {}
+    families = {s: rctx.members(rctx.resolve(s)) for s in subjects}
+    every = rctx.ctx.subject_facts(cur, {m for family in families.values() for m in family}, 1 << 62)
+    out: dict[str, list[Fact]] = {}
+    for s, family in families.items():
+        wanted = set(family)
+        out[s] = [f for f in every if f.subject_id in wanted]
     return out
 
 

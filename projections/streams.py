@@ -137,24 +137,38 @@ class StreamView:
                 keep.add(str(r["entity_id"]))
         return [i for i in ids if i in keep]
 
-    def candidates(self, cur: SqlCursor, as_of: datetime, *, include_closed: bool) -> list[str]:
-        """Streams received by ``as_of`` (and, unless asked otherwise, still open at it)."""
+    def candidates(
+        self, cur: SqlCursor, as_of: datetime, *, include_closed: bool, subjects: Iterable[str] | None = None
+    ) -> list[str]:
+        """Streams received by ``as_of`` (and, unless asked otherwise, still open at it); with ``subjects``
+        only those whose receipt names one of them."""
         as_of_text = utc(as_of)
         sql = f"SELECT entity_id FROM {{t:{self.table}}} WHERE received_at IS NOT NULL AND received_at <= ?"
         params: list[Any] = [as_of_text]
         if not include_closed:
             sql += " AND (closed_at IS NULL OR closed_at > ?)"
             params.append(as_of_text)
+        if subjects is not None:
+            sql += " AND subject_id {in}"
+            params.append(InList(sorted(set(subjects))))
         return [str(r["entity_id"]) for r in cur.execute(sql + " ORDER BY entity_id", params).all()]
 
 
 def _fact(row: Mapping[str, Any]) -> Fact:
     return Fact(
         seq=int(row["seq"]),
-        recorded_at=canonical_timestamp(str(row["recorded_at"])),
-        occurred_at=canonical_timestamp(str(row["occurred_at"])),
+        recorded_at=_instant(str(row["recorded_at"])),
+        occurred_at=_instant(str(row["occurred_at"])),
         event_id=str(row["event_id"]),
         event_type=str(row["event_type"]),
         subject_id=row["subject_id"],
         payload=json.loads(row["payload"]),
     )
+
+
+def _instant(text: str) -> datetime:
+    """A column the view wrote with ``utc`` (``YYYY-MM-DDTHH:MM:SS.ffffffZ``): the fast ISO parser reads it
+    exactly; any other text goes through the strict parser."""
+    if len(text) == 27 and text[10] == "T" and text[19] == "." and text[26] == "Z":
+        return datetime.fromisoformat(text)
+    return canonical_timestamp(text)

@@ -3,7 +3,9 @@
 Each query replays the subject's resolution set from the store (``ReadContext.subject_facts``) and folds
 it with the pure rules of ``ledger.domain`` at ``rctx.as_of``. Personal values are decrypted here, at read
 time, and only for the inventory; a value whose key is gone is ``null`` with ``value_state`` ``erased``
-whatever ``as_of`` asks (spec 3.3: erasure is never undone by an earlier instant).
+whatever ``as_of`` asks (spec 3.3: erasure is never undone by an earlier instant). The inventory without
+values (``values=False``, the staff API's redacted inventory) opens no key: it reads only whether each
+value's key still exists.
 
 A subject with no stored event at or before ``as_of`` (in its whole resolution set) is unknown: every
 query returns ``{"subject_id": <asked id>, "known": false}`` and nothing else, rather than raising.
@@ -51,19 +53,39 @@ class _Subject:
         return {"subject_id": self.asked, "resolved_subject_id": self.resolved, "known": True}
 
 
-def subject_inventory(cur: SqlCursor, rctx: ReadContext, subject_id: str) -> dict[str, Any]:
+def subject_inventory(
+    cur: SqlCursor, rctx: ReadContext, subject_id: str, *, values: bool = True
+) -> dict[str, Any]:
     """What is held on the subject at ``rctx.as_of`` (6.1), values decrypted now or reported erased.
 
-    ``open_request_ids`` comes from the rights-request view, which must be kept by the same runner.
+    With ``values=False`` no value is read or decrypted and no key is opened: each item's ``value`` is
+    ``null`` and a last ``value_withheld`` column is true where the plaintext answer would show one;
+    ``value_state`` and everything else are as with values (a key destroyed is seen in the key table),
+    except that a ciphertext that would no longer open (edited in the database) is not noticed here:
+    ``verify`` reports it. ``open_request_ids`` comes from the rights-request view, which must be kept by
+    the same runner.
     """
     subject = _Subject(rctx, subject_id)
     if not subject.known:
         return subject.header()
     codes = rctx.ctx.codes
     inventory = build_inventory(subject.facts, codes, as_of=rctx.as_of)
-    items = [_item(rctx, codes, item) for item in inventory.items]
+    if values:
+        items = [_item(codes, item, *_value(rctx, item)) for item in inventory.items]
+    else:
+        states = _states_without_values(rctx, subject.facts, inventory.items)
+        items = [_item(codes, item, None, state) for item, state in zip(inventory.items, states, strict=True)]
+        for item in items:
+            item["value_withheld"] = item["value_state"] != ERASED
     erased = sum(1 for i in items if i["value_state"] == ERASED)
-    requests = list_requests(cur, rctx.ctx, rctx.as_of, subject=subject.resolved, resolve=rctx.resolve)
+    requests = list_requests(
+        cur,
+        rctx.ctx,
+        rctx.as_of,
+        subject=subject.resolved,
+        resolve=rctx.resolve,
+        family=subject.members,
+    )
     return {
         **subject.header(),
         "merged_subject_ids": sorted(subject.members[1:]),
@@ -130,8 +152,7 @@ def eligible_items(facts: list[Fact], codes: CodeLists, at: datetime) -> list[di
 # -- rendering ---------------------------------------------------------------------------------------
 
 
-def _item(rctx: ReadContext, codes: CodeLists, item: InventoryItem) -> dict[str, Any]:
-    value, state = _value(rctx, item)
+def _item(codes: CodeLists, item: InventoryItem, value: Any, state: str) -> dict[str, Any]:
     return {
         "category": item.category,
         "field": item.field,
@@ -161,6 +182,43 @@ def _value(rctx: ReadContext, item: InventoryItem) -> tuple[Any, str]:
         # Ids and codes only: never a value in an error text.
         raise ProjectionError(f"item {item.category}/{item.field} of event {ref.event_id} is {state}")
     return value, item.value_state
+
+
+def _states_without_values(rctx: ReadContext, facts: list[Fact], items: Iterable[InventoryItem]) -> list[str]:
+    """The ``value_state`` of each item as :func:`_value` gives it, without reading a key or a value.
+
+    The stored envelope comes from the subject's facts (the same hashed records); whether its key still
+    exists comes from the key table (``ReadContext.live_kids``), as ``_value`` would find it.
+    """
+    by_event = {f.event_id: f for f in facts}
+    envelopes: list[tuple[InventoryItem, Any]] = []
+    for item in items:
+        if item.value_state == ERASED:
+            envelopes.append((item, None))
+            continue
+        ref = item.value_ref
+        fact = by_event.get(ref.event_id)
+        node: Any = None if fact is None else fact.payload
+        for step in ref.path:
+            if node is None:
+                break
+            node = node[int(step)] if isinstance(node, list) else node.get(str(step))
+        if node is None:
+            raise ProjectionError(f"item {item.category}/{item.field} of event {ref.event_id} is missing")
+        envelopes.append((item, node))
+    kids = {str(n["kid"]) for _, n in envelopes if _is_envelope(n)}
+    live = rctx.live_kids(kids) if kids else set()
+    states = []
+    for item, node in envelopes:
+        if item.value_state == ERASED or (_is_envelope(node) and str(node["kid"]) not in live):
+            states.append(ERASED)
+        else:
+            states.append(item.value_state)
+    return states
+
+
+def _is_envelope(node: Any) -> bool:
+    return isinstance(node, dict) and "enc" in node and "kid" in node
 
 
 def _source(codes: CodeLists, kind: str, name: str | None) -> dict[str, str]:

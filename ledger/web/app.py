@@ -87,9 +87,10 @@ def check_routes(routes: Iterable[BaseRoute]) -> None:
                 )
 
 
-def _known_parameters_only(request: Request) -> None:
+async def _known_parameters_only(request: Request) -> None:
     """A query parameter the route does not take is refused, as the CLI refuses an option (never
-    silently ignored: a misspelt filter would read as "nothing matches")."""
+    silently ignored: a misspelt filter would read as "nothing matches"). ``async``: no I/O, so it runs on
+    the event loop rather than taking a thread-pool turn on every request."""
     route = request.scope.get("route")
     if not isinstance(route, APIRoute):
         return

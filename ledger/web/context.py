@@ -59,13 +59,35 @@ class WebContext:
         """The ledger clock."""
         return self.ledger.clock()
 
-    def query(self, view: str, *, as_of: datetime, subject: str | None, filters: dict[str, Any]) -> Any:
+    def query(
+        self, view: str, *, as_of: datetime, subject: str | None, filters: dict[str, Any], values: bool = True
+    ) -> Any:
         """One view's answer, as ``privacy-ledger query`` gives it (views brought up to date first on
-        SQLite; on PostgreSQL ``project`` keeps them current)."""
+        SQLite; on PostgreSQL ``project`` keeps them current). ``values=False``: the inventory without
+        personal values, no key opened (``Projections.query``)."""
         if self.embedded:
             with self._catching_up:  # one runner per process: its in-memory state is not shared
                 self.projections.catch_up()
-        return self.projections.query(view, as_of=as_of, subject=subject, **filters)
+        return self.projections.query(view, as_of=as_of, subject=subject, values=values, **filters)
+
+    def query_page(
+        self,
+        view: str,
+        *,
+        as_of: datetime,
+        subject: str | None,
+        filters: dict[str, Any],
+        offset: int,
+        limit: int,
+    ) -> tuple[list[Any], int]:
+        """Rows ``offset`` to ``offset + limit`` of a list view's answer and its number of rows
+        (``Projections.query_page``; views brought up to date first on SQLite, as :meth:`query`)."""
+        if self.embedded:
+            with self._catching_up:
+                self.projections.catch_up()
+        return self.projections.query_page(
+            view, as_of=as_of, subject=subject, offset=offset, limit=limit, **filters
+        )
 
     def record_read(
         self,

@@ -418,17 +418,19 @@ class Directory:
         if match is None:
             return None
         token_id, secret = match.groups()
-        with self.store.read() as cur:
+        with self.store.read() as cur:  # the token and its user in one query
             row = cur.execute(
-                "SELECT user_id, role, secret_hash, expires_at, revoked_at FROM {t:web_tokens} "
-                "WHERE token_id = ?",
+                "SELECT t.role AS token_role, t.secret_hash, t.expires_at AS token_expires_at, t.revoked_at, "
+                f"{', '.join('u.' + c for c in _USER_COLUMNS.split(', '))} "
+                "FROM {t:web_tokens} t JOIN {t:web_users} u ON u.user_id = t.user_id WHERE t.token_id = ?",
                 (token_id,),
             ).one()
         if row is None or not hmac.compare_digest(str(row["secret_hash"]), secret_hash(secret)):
             return None
-        if row["revoked_at"] is not None or canonical_timestamp(str(row["expires_at"])) <= self.clock():
+        now = self.clock()
+        if row["revoked_at"] is not None or canonical_timestamp(str(row["token_expires_at"])) <= now:
             return None
-        user = self.active_user(str(row["user_id"]))
-        if user is None:
+        user = _user(row)
+        if not user.active(now):
             return None
-        return Principal(user=user, role=Role(str(row["role"])), via="token", token_id=token_id)
+        return Principal(user=user, role=Role(str(row["token_role"])), via="token", token_id=token_id)

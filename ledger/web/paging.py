@@ -22,7 +22,7 @@ from typing import Any
 from ledger.domain.timeutil import canonical_timestamp, format_instant
 from ledger.web.params import invalid
 
-__all__ = ["Cursor", "csv_rows", "filters_digest", "page"]
+__all__ = ["Cursor", "csv_rows", "filters_digest", "page", "page_of"]
 
 _MAX_CURSOR_CHARS = 512
 # A cell starting with one of these is a formula to a spreadsheet (CSV injection): it gets a quote.
@@ -91,7 +91,14 @@ def page(
 ) -> dict[str, Any]:
     """One page of ``rows`` (the whole answer at ``as_of``) from ``offset``, and the next cursor."""
     chunk = list(rows[offset : offset + limit])
-    more = offset + limit < len(rows)
+    return page_of(chunk, len(rows), view=view, digest=digest, as_of=as_of, offset=offset, limit=limit)
+
+
+def page_of(
+    chunk: list[Any], total: int, *, view: str, digest: str, as_of: datetime, offset: int, limit: int
+) -> dict[str, Any]:
+    """The page :func:`page` makes, from its rows (``offset`` on) and the number of rows in all."""
+    more = offset + limit < total
     following = Cursor(view, digest, as_of, offset + limit).encode() if more else None
     return {
         "view": view,

@@ -10,19 +10,21 @@ whole list at one instant.
 # made in closures below, and string annotations could not see the closures' local names.
 
 import inspect
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query, Request
-from fastapi.responses import StreamingResponse
+from fastapi.encoders import jsonable_encoder
+from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel, Field
 
 from ledger.config import Settings
 from ledger.domain.timeutil import format_instant
 from ledger.web.access import LIST_VIEWS
 from ledger.web.context import WebContext
-from ledger.web.paging import Cursor, csv_rows, filters_digest, page
+from ledger.web.paging import Cursor, csv_rows, filters_digest, page, page_of
 from ledger.web.params import UUID_EXAMPLE, AsOf, check_code, check_uuid, invalid, parse_as_of, stated_reason
 from ledger.web.problems import Problem
 from ledger.web.roles import ReadReason
@@ -73,11 +75,39 @@ def _web(request: Request) -> WebContext:
     return web
 
 
-def _query(web: WebContext, view: str, as_of: datetime, filters: dict[str, Any]) -> Any:
+def _json(content: Any) -> JSONResponse:
+    """The answer as JSON without FastAPI's ``jsonable_encoder`` walk over every row: the views answer
+    JSON-able values already, so the bytes are the same; anything ``json`` cannot encode still goes
+    through the encoder."""
+    try:
+        return JSONResponse(content)
+    except (TypeError, ValueError):
+        return JSONResponse(jsonable_encoder(content))
+
+
+def _query(
+    web: WebContext, view: str, as_of: datetime, filters: dict[str, Any], *, values: bool = True
+) -> Any:
     checked = dict(filters)
     subject = checked.pop("subject", None)
+    with _problems():
+        return web.query(view, as_of=as_of, subject=subject, filters=checked, values=values)
+
+
+def _query_page(
+    web: WebContext, view: str, as_of: datetime, filters: dict[str, Any], offset: int, limit: int
+) -> tuple[list[Any], int]:
+    checked = dict(filters)
+    subject = checked.pop("subject", None)
+    with _problems():
+        return web.query_page(view, as_of=as_of, subject=subject, filters=checked, offset=offset, limit=limit)
+
+
+@contextmanager
+def _problems() -> Iterator[None]:
+    """The query's errors as problems."""
     try:
-        return web.query(view, as_of=as_of, subject=subject, filters=checked)
+        yield
     except UnknownSubjectError:
         raise Problem(404, "UNKNOWN_SUBJECT", "the ledger holds no event for this subject") from None
     except QueryUsageError:
@@ -154,7 +184,7 @@ def _list_routes(router: APIRouter, view: str, settings: Settings) -> None:
                 ge=1, le=most, description=f"rows per page, 1 to {most} (default {settings.web_page_size})"
             ),
         ] = None,
-    ) -> dict[str, Any]:
+    ) -> JSONResponse:
         web = _web(request)
         digest = filters_digest(view, filters)
         at, offset = parse_as_of(as_of), 0
@@ -164,14 +194,16 @@ def _list_routes(router: APIRouter, view: str, settings: Settings) -> None:
                 raise invalid(422, "INVALID_CURSOR", "query", "cursor", "as_of differs from the cursor's")
             at, offset = following.as_of, following.offset
         at = at or web.now()
-        answer = _query(web, view, at, filters)
-        rows = answer["purposes"] if view == "ropa" else answer
-        result = page(
-            rows, view=view, digest=digest, as_of=at, offset=offset, limit=limit or settings.web_page_size
-        )
+        size = limit or settings.web_page_size
         if view == "ropa":
+            answer = _query(web, view, at, filters)
+            result = page(answer["purposes"], view=view, digest=digest, as_of=at, offset=offset, limit=size)
             result["controller"] = answer["controller"]
-        return result
+        else:
+            # Only the page's rows get their per-row extras (a portability request's eligible items).
+            rows, total = _query_page(web, view, at, filters, offset, size)
+            result = page_of(rows, total, view=view, digest=digest, as_of=at, offset=offset, limit=size)
+        return _json(result)
 
     def list_view_csv(
         request: Request, filters: Annotated[dict[str, Any], Depends(filters_of)], as_of: AsOf = None
@@ -222,21 +254,20 @@ _SUBJECT_ERRORS: dict[int | str, dict[str, Any]] = {
 }
 
 
-def _subject_answer(request: Request, view: str, subject_id: str, as_of: str | None) -> dict[str, Any]:
+def _subject_answer(
+    request: Request, view: str, subject_id: str, as_of: str | None, *, values: bool = True
+) -> dict[str, Any]:
     web = _web(request)
     subject = check_uuid("subject_id", subject_id)
     at = parse_as_of(as_of) or web.now()
-    answer: dict[str, Any] = _query(web, view, at, {"subject": subject})
+    answer: dict[str, Any] = _query(web, view, at, {"subject": subject}, values=values)
     return {"as_of": format_instant(at), **answer}
 
 
-def subject_inventory(request: Request, subject_id: SubjectId, as_of: AsOf = None) -> dict[str, Any]:
+def subject_inventory(request: Request, subject_id: SubjectId, as_of: AsOf = None) -> JSONResponse:
     """Spec 6.1 without plaintext: every item's skeleton; an available value is withheld."""
-    answer = _subject_answer(request, "inventory", subject_id, as_of)
-    for item in answer.get("items", []):
-        item["value_withheld"] = item.get("value") is not None
-        item["value"] = None
-    return answer
+    # No value is read or decrypted and no key opened; `value_withheld` says where one is held.
+    return _json(_subject_answer(request, "inventory", subject_id, as_of, values=False))
 
 
 def subject_inventory_plaintext(
@@ -244,19 +275,19 @@ def subject_inventory_plaintext(
     subject_id: SubjectId,
     reason: Annotated[ReadReason, Depends(stated_reason)],
     as_of: AsOf = None,
-) -> dict[str, Any]:
+) -> JSONResponse:
     """Spec 6.1 with values decrypted (or erased): recorded in the ledger as a PersonalDataViewed."""
-    return _subject_answer(request, "inventory", subject_id, as_of)
+    return _json(_subject_answer(request, "inventory", subject_id, as_of))
 
 
-def subject_consent(request: Request, subject_id: SubjectId, as_of: AsOf = None) -> dict[str, Any]:
+def subject_consent(request: Request, subject_id: SubjectId, as_of: AsOf = None) -> JSONResponse:
     """Spec 6.3: consent per purpose, marketing preferences, direct-marketing suppression."""
-    return _subject_answer(request, "consent", subject_id, as_of)
+    return _json(_subject_answer(request, "consent", subject_id, as_of))
 
 
-def subject_portability(request: Request, subject_id: SubjectId, as_of: AsOf = None) -> dict[str, Any]:
+def subject_portability(request: Request, subject_id: SubjectId, as_of: AsOf = None) -> JSONResponse:
     """Spec 6.11: the Art 20 eligible, non-erased (category, field) items."""
-    return _subject_answer(request, "portability", subject_id, as_of)
+    return _json(_subject_answer(request, "portability", subject_id, as_of))
 
 
 def add_view_routes(router: APIRouter, settings: Settings) -> None:
@@ -279,6 +310,7 @@ def add_view_routes(router: APIRouter, settings: Settings) -> None:
             endpoint,
             methods=["GET"],
             name=name,
+            response_model=dict[str, Any],  # what the OpenAPI document says; the route answers JSON itself
             summary=(endpoint.__doc__ or name).split(":")[0].split(".")[0],
             description=endpoint.__doc__,
             responses={
