@@ -11,7 +11,11 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from ledger.store.messages import BatchResult
 
-__all__ = ["ConsumerMetrics"]
+__all__ = ["RETRY_CAUSES", "ConsumerMetrics"]
+
+
+# Why a batch was retried: the broker, the database, or a partition's offset moved under the batch.
+RETRY_CAUSES = ("kafka", "database", "offset_conflict")
 
 
 class ConsumerMetrics:
@@ -45,6 +49,10 @@ class ConsumerMetrics:
             ["cause"],
             registry=r,
         )
+        # Every cause exported from the start (at 0): a series that appears only on the first retry
+        # would leave the dashboard's rate() blank, and an absent series looks like a missing target.
+        for cause in RETRY_CAUSES:
+            self.retries.labels(cause=cause)
 
     def observe_batch(self, result: BatchResult, seconds: float) -> None:
         """Count one committed batch."""

@@ -9,11 +9,10 @@ import re
 import shutil
 import subprocess
 from collections.abc import Iterator
-from typing import Any
 
 import pytest
-import yaml
 from conftest import REPO, ledger_at, services_required
+from monitoring_support import DASHBOARD, PROMETHEUS_OWN, RULES, dashboard_queries, metric_names, rules
 from prometheus_client import CollectorRegistry
 
 from consumers.metrics import ConsumerMetrics
@@ -25,13 +24,9 @@ from ledger.sample import generate_events
 from ledger.store.messages import Message
 from projections.service import Projections
 
-RULES = REPO / "deploy" / "prometheus" / "ledger-rules.yml"
 RULE_TESTS = sorted((REPO / "deploy" / "prometheus" / "tests").glob("*.yml"))
 SCRAPE_CONFIG = REPO / "deploy" / "prometheus" / "prometheus.yml"
-DASHBOARD = REPO / "deploy" / "grafana" / "ledger.json"
 RUNBOOK = REPO / "deploy" / "RUNBOOK.md"
-# Metrics of Prometheus itself that the rules and the dashboard may use.
-PROMETHEUS_OWN = frozenset({"up"})
 
 
 def _promtool() -> str:
@@ -67,11 +62,6 @@ def test_promtool_accepts_the_example_scrape_configuration():
     assert done.returncode == 0, done.stdout + done.stderr
 
 
-def _rules() -> list[dict[str, Any]]:
-    doc = yaml.safe_load(RULES.read_text())
-    return [rule for group in doc["groups"] for rule in group["rules"]]
-
-
 def _anchors(markdown: str) -> set[str]:
     """GitHub's anchors of the headings of a Markdown text."""
     return {
@@ -81,9 +71,9 @@ def _anchors(markdown: str) -> set[str]:
 
 
 def test_every_alert_is_named_labelled_annotated_and_in_the_runbook():
-    rules = _rules()
+    every_rule = rules()
     anchors = _anchors(RUNBOOK.read_text())
-    alerts = [r["alert"] for r in rules if "alert" in r]
+    alerts = [r["alert"] for r in every_rule if "alert" in r]
     assert len(alerts) == len(set(alerts))
     for name in [
         "LedgerTargetDown",
@@ -97,7 +87,7 @@ def test_every_alert_is_named_labelled_annotated_and_in_the_runbook():
         "LedgerRightsRequestsOverdue",
     ]:
         assert name in alerts, name
-    for rule in rules:
+    for rule in every_rule:
         name = rule["alert"]
         assert re.fullmatch(r"Ledger([A-Z][a-z0-9]+)+", name), name
         assert rule["labels"]["severity"] in ("critical", "warning", "info"), name
@@ -122,30 +112,13 @@ def test_the_dashboard_is_grafana_json_with_a_query_in_every_panel():
             assert target["expr"].strip(), panel["title"]
 
 
-def _dashboard_queries() -> list[str]:
-    dashboard = json.loads(DASHBOARD.read_text())
-    return [t["expr"] for p in dashboard["panels"] for t in p.get("targets", [])]
-
-
-def _metric_names(expr: str) -> set[str]:
-    """The metric names a PromQL expression reads, loosely: identifiers outside strings and label
-    matchers, that are not followed by ``(`` (a function or aggregation), minus PromQL's words."""
-    text = re.sub(r'"(?:[^"\\]|\\.)*"', '""', expr)
-    text = re.sub(r"\{[^}]*\}", "", text)
-    text = re.sub(r"\b(by|without|on|ignoring|group_left|group_right)\s*\([^)]*\)", "", text)
-    text = re.sub(r"\[[^\]]*\]", "", text)
-    words = {"and", "or", "unless", "offset", "bool", "inf", "nan"}
-    names = set(re.findall(r"\b([a-zA-Z_:][a-zA-Z0-9_:]*)\b(?!\s*\()", text))
-    return {n for n in names if n.lower() not in words and not re.fullmatch(r"\d+[smhdwy]?", n)}
-
-
 def test_the_metric_name_parser_finds_the_metrics_of_an_expression():
     expr = (
         "histogram_quantile(0.95, sum by (route, le) "
         '(rate(ledger_api_request_duration_seconds_bucket{x="a b"}[5m]))) '
         "> max without (instance, job) (ledger_park_grace_seconds offset 30m) and on() up == 0"
     )
-    assert _metric_names(expr) == {
+    assert metric_names(expr) == {
         "ledger_api_request_duration_seconds_bucket",
         "ledger_park_grace_seconds",
         "up",
@@ -192,15 +165,15 @@ def _series_names(registry: CollectorRegistry) -> set[str]:
 
 
 def test_the_alerting_rules_name_only_metrics_the_processes_export(exported: set[str]):
-    for rule in _rules():
-        unknown = _metric_names(rule["expr"]) - exported - PROMETHEUS_OWN
+    for rule in rules():
+        unknown = metric_names(rule["expr"]) - exported - PROMETHEUS_OWN
         assert not unknown, f"{rule['alert']} reads metrics nothing exports: {sorted(unknown)}"
 
 
 def test_the_dashboard_queries_name_only_metrics_the_processes_export(exported: set[str]):
     used: set[str] = set()
-    for expr in _dashboard_queries():
-        names = _metric_names(expr)
+    for expr in dashboard_queries():
+        names = metric_names(expr)
         unknown = names - exported - PROMETHEUS_OWN
         assert not unknown, f"the dashboard reads metrics nothing exports: {sorted(unknown)} in {expr}"
         used |= names
