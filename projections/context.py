@@ -33,6 +33,7 @@ class ProjectionContext:
     calendar: HolidayCalendar
     _merges: dict[str, tuple[str, int]] = field(default_factory=dict)  # merged -> (survivor, seq)
     _merges_loaded: bool = False
+    _merge_rows: int = 0  # rows of the merge index when ``_merges`` was read
 
     # -- merges ------------------------------------------------------------------------------
 
@@ -43,7 +44,11 @@ class ProjectionContext:
         that does not match its event (edited behind the ledger's back) is ignored, so it cannot show
         one subject's events under another (``verify`` reports it).
         """
-        if self._merges_loaded:
+        # A reader that lives long (``serve``) sees merges another process stored since: the index only
+        # grows (a merge is final), so a changed row count is the signal to read it again.
+        counted = cur.execute("SELECT COUNT(*) AS n FROM {t:ledger_merges}").one()
+        rows_now = int(counted["n"]) if counted else 0
+        if self._merges_loaded and rows_now == self._merge_rows:
             return
         store = self.store
         rows = cur.execute(
@@ -68,6 +73,7 @@ class ProjectionContext:
             merges[merged] = (survivor, int(r["seq"]))
         self._merges = merges
         self._merges_loaded = True
+        self._merge_rows = rows_now
 
     def forget_merges(self) -> None:
         """Read the merges again at the next :meth:`load_merges` (another process may have added some)."""
