@@ -157,3 +157,22 @@ def test_requests_received_under_a_merged_subject_stay_on_its_survivors_inventor
         assert sorted(r["request_id"] for r in queue) == family
         assert held.query_page("requests", as_of=at, subject=asked, offset=1, limit=5) == (queue[1:], 2)
     assert held.query("inventory", as_of=at, subject=s3)["open_request_ids"] == [requests[s3]]
+
+
+def test_the_subject_page_with_values_withheld_opens_no_data_key(
+    service: tuple[Any, Any, Sample], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ledger, app, sample = service
+    staff_ = staff(app, sample)
+    _no_key_may_open(monkeypatch, ledger)
+    with client(app) as c:
+        page = c.get(f"/ui/subjects/{sample.subject}", headers=staff_.auth("viewer"))
+        # The page with the values shown does open keys: the patch would have caught the withheld page.
+        shown = c.get(
+            f"/ui/subjects/{sample.subject}/plaintext",
+            params={"reason": "data_quality"},
+            headers=staff_.auth("officer"),
+        )
+    assert page.status_code == 200, page.text
+    assert "Withheld" in page.text
+    assert shown.status_code == 500

@@ -33,6 +33,7 @@ __all__ = [
     "list_page",
     "paginate",
     "principal",
+    "query_inventory",
     "query_view",
 ]
 
@@ -122,8 +123,20 @@ def query_view(
     web: WebContext, view: str, at: datetime, *, subject: str | None = None, **filters: Any
 ) -> Any:
     """One view's answer, as the API asks it; errors as problems (shown as HTML pages)."""
+    return _answer(web, view, at, subject, {k: v for k, v in filters.items() if v}, values=True)
+
+
+def query_inventory(web: WebContext, at: datetime, subject: str, *, values: bool) -> Any:
+    """A subject's inventory (spec 6.1); ``values=False``: without its personal values, no data key
+    opened. Errors as :func:`query_view`'s."""
+    return _answer(web, "inventory", at, subject, {}, values=values)
+
+
+def _answer(
+    web: WebContext, view: str, at: datetime, subject: str | None, filters: dict[str, Any], *, values: bool
+) -> Any:
     try:
-        return web.query(view, as_of=at, subject=subject, filters={k: v for k, v in filters.items() if v})
+        return web.query(view, as_of=at, subject=subject, filters=filters, values=values)
     except UnknownSubjectError:
         raise Problem(404, "UNKNOWN_SUBJECT", "the ledger holds no event for this subject") from None
     except QueryUsageError:

@@ -19,6 +19,7 @@ from ledger.web.pages.common import (
     context,
     may_open,
     principal,
+    query_inventory,
     query_view,
 )
 from ledger.web.pages.history import active_holds, subject_timeline
@@ -93,7 +94,8 @@ def _page(
     sid = check_uuid("subject_id", subject_id)
     web, at = context(request, at_text)
     who = principal(request)
-    inventory = query_view(web, "inventory", at, subject=sid)
+    # Values withheld: the inventory is read without them, so no data key is opened (spec 8).
+    inventory = query_inventory(web, at, sid, values=plaintext)
     items = [
         {
             **{k: v for k, v in item.items() if k != "value"},  # the value only through _shown
