@@ -6,10 +6,14 @@ import json
 import math
 from typing import Any
 
-__all__ = ["canonical_bytes", "canonical_json"]
+__all__ = ["canonical_bytes", "canonical_json", "canonical_members", "join_members"]
 
 
-_FAST = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode
+# No circular-reference check: the values hashed are trees decoded from JSON (a cycle would end in
+# RecursionError rather than ValueError), and the check costs a dict insert per container.
+_FAST = json.JSONEncoder(
+    sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False, check_circular=False
+).encode
 
 
 def canonical_json(value: Any) -> str:
@@ -28,21 +32,32 @@ _SCALARS = (str, int, bool, type(None))
 
 def _plain(value: Any) -> bool:
     """True if ``value`` holds no float, no non-ASCII object key and nothing but JSON types."""
-    stack = [value]
-    while stack:
-        node = stack.pop()
-        kind = type(node)
-        if kind is dict:
-            for key, item in node.items():
-                if type(key) is not str or not key.isascii():
-                    return False
-                if type(item) not in _SCALARS:
-                    stack.append(item)
-        elif kind is list or kind is tuple:
-            stack.extend(item for item in node if type(item) not in _SCALARS)
-        elif kind not in _SCALARS:
-            return False  # floats need ECMAScript formatting; other types go to the general path
-    return True
+    kind = type(value)
+    if kind is str or kind is int or kind is bool or value is None:
+        return True
+    try:
+        return _plain_container(value)
+    except RecursionError:
+        return False  # the general path reports it
+
+
+def _plain_container(node: Any) -> bool:
+    kind = type(node)
+    if kind is dict:
+        for key, item in node.items():
+            if type(key) is not str or not key.isascii():
+                return False
+            sub = type(item)
+            if not (sub is str or sub is int or sub is bool or item is None or _plain_container(item)):
+                return False
+        return True
+    if kind is list or kind is tuple:
+        for item in node:
+            sub = type(item)
+            if not (sub is str or sub is int or sub is bool or item is None or _plain_container(item)):
+                return False
+        return True
+    return False  # floats need ECMAScript formatting; other types go to the general path
 
 
 def canonical_bytes(value: Any) -> bytes:
@@ -51,6 +66,32 @@ def canonical_bytes(value: Any) -> bytes:
 
 
 _encode_string = json.encoder.encode_basestring
+
+
+def canonical_members(value: dict[str, Any], *, around: tuple[str, ...] = ()) -> list[str] | None:
+    """The JCS text of a plain object cut into pieces where members named ``around`` would go, or None.
+
+    ``around`` holds key names in JCS order that ``value`` does not have. The result has one more piece
+    than ``around``: piece ``i`` holds, comma-separated and without braces, the members whose keys sort
+    between ``around[i - 1]`` and ``around[i]`` (empty if none). Joining the non-empty pieces with
+    commas inside braces gives JCS of ``value``; putting the members named ``around`` between them
+    gives JCS of the object with those members too (:func:`join_members`), without encoding the values
+    again. None unless ``value`` is plain (no float, ASCII keys only: see ``canonical_json``).
+    """
+    if not _plain(value) or any(key in value for key in around):
+        return None
+    groups: list[dict[str, Any]] = [{} for _ in range(len(around) + 1)]
+    for key, item in value.items():
+        index = 0
+        while index < len(around) and key > around[index]:
+            index += 1
+        groups[index][key] = item
+    return [_FAST(group)[1:-1] for group in groups]
+
+
+def join_members(pieces: list[str]) -> str:
+    """``{`` + the non-empty pieces joined by commas + ``}``: JCS text from canonically ordered pieces."""
+    return "{" + ",".join([piece for piece in pieces if piece]) + "}"
 
 
 def _utf16_key(key: str) -> bytes:

@@ -92,10 +92,21 @@ class Node:
         forbid_at_sign: bool = False,
     ) -> str | None:
         """A non-empty string (``max_chars=None``: bounded only by the payload limit)."""
-        value = self._take(name, required)
+        value = self.raw.get(name)
         if value is None:
+            if required:
+                self.fail(_E.MISSING_FIELD, name, f"required field '{name}' is missing or null")
             return None
-        _check_string(value, self.at(name), name, max_chars, pattern, forbid_at_sign)
+        if not (
+            type(value) is str
+            and value
+            and (max_chars is None or len(value) <= max_chars)
+            and (pattern is None or pattern.fullmatch(value) is not None)
+            and not (forbid_at_sign and "@" in value)
+            and (value.isascii() or _utf8_encodable(value))
+        ):
+            # The slow path names the first problem (or accepts a str subclass, as it always did).
+            _check_string(value, self.at(name), name, max_chars, pattern, forbid_at_sign)
         self.out[name] = value
         return str(value)
 
@@ -162,10 +173,13 @@ class Node:
 
     def code(self, name: str, list_name: str, *, required: bool = True) -> str | None:
         """A code of the closed list ``list_name``."""
-        value = self._take(name, required)
+        value = self.raw.get(name)
         if value is None:
+            if required:
+                self.fail(_E.MISSING_FIELD, name, f"required field '{name}' is missing or null")
             return None
-        _check_code(self.codes, value, (list_name,), self.at(name), name)
+        if not self.codes.is_code(list_name, value):
+            _check_code(self.codes, value, (list_name,), self.at(name), name)
         self.out[name] = value
         return str(value)
 
@@ -196,6 +210,11 @@ class Node:
             self.fail(_E.INVALID_VALUE, name, f"'{name}' must be a string, number, boolean or object")
         elif value == "":
             self.fail(_E.INVALID_VALUE, name, f"'{name}' must not be an empty string")
+        if type(value) is str and len(value) <= _SHORT_STRING and (value.isascii() or _utf8_encodable(value)):
+            # Its JSON form is at most 6 bytes a character plus the quotes: under the limit, no need
+            # to serialise it. Immutable, so it is kept as it is.
+            self.out[name] = value
+            return value
         try:
             size = json_size(value)
         except (TypeError, ValueError, RecursionError):
@@ -206,7 +225,8 @@ class Node:
                 name,
                 f"'{name}' is larger than {MAX_VALUE_BYTES} bytes serialised",
             )
-        kept = copy.deepcopy(value)  # the normalised event shares nothing mutable with the input
+        # The normalised event shares nothing mutable with the input (scalars are immutable).
+        kept = value if type(value) in _IMMUTABLE else copy.deepcopy(value)
         self.out[name] = kept
         return kept
 
@@ -306,6 +326,21 @@ class Node:
             yield node
 
 
+# A string of at most this many characters serialises to at most MAX_VALUE_BYTES (6 bytes for the
+# longest escape, ``\u001f``, or fewer for a UTF-8 character; plus 2 quotes).
+_SHORT_STRING = (MAX_VALUE_BYTES - 2) // 6
+_IMMUTABLE = (str, int, float, bool)
+
+
+def _utf8_encodable(value: str) -> bool:
+    """False for text holding a lone surrogate (it parses from JSON but cannot be stored as UTF-8)."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def _check_string(
     value: Any,
     path: str,
@@ -346,6 +381,8 @@ def _check_uuid(value: Any, path: str, label: str) -> None:
 
 
 def _check_code(codes: CodeLists, value: Any, list_names: tuple[str, ...], path: str, label: str) -> None:
-    if not any(codes.is_code(list_name, value) for list_name in list_names):
-        lists = " or ".join(f"'{n}'" for n in list_names)
-        raise EventRejected(_E.UNKNOWN_CODE, path, f"'{label}' is not a code of list {lists}")
+    for list_name in list_names:
+        if codes.is_code(list_name, value):
+            return
+    lists = " or ".join(f"'{n}'" for n in list_names)
+    raise EventRejected(_E.UNKNOWN_CODE, path, f"'{label}' is not a code of list {lists}")

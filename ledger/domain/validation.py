@@ -153,11 +153,18 @@ def validate_event(
     return env.out
 
 
+# Built once (json.dumps builds an encoder per call). No circular-reference check: a payload decoded
+# from JSON or Avro is a tree, and a cycle would still end in RecursionError, rejected the same way.
+_SIZE_JSON = json.JSONEncoder(
+    ensure_ascii=False, separators=(",", ":"), allow_nan=True, default=repr, check_circular=False
+).encode
+
+
 def _serialised_size(payload: Mapping[str, Any]) -> int:
     # Measured as sent (unknown fields included). Lenient on purpose: a NaN, a lone surrogate or a
     # non-JSON object is reported by the check of its own field, with that field's path.
     try:
-        text = json.dumps(payload, ensure_ascii=False, separators=(",", ":"), allow_nan=True, default=repr)
+        text = _SIZE_JSON(payload)
     except (TypeError, ValueError, RecursionError):
         raise EventRejected(_E.INVALID_VALUE, "/payload", "'payload' is not serialisable JSON") from None
     return len(text.encode("utf-8", "surrogatepass"))

@@ -152,9 +152,14 @@ def seal_value(aead: AESGCM, value: Any, aad: bytes) -> tuple[str, str]:
     The plaintext under the AEAD is ``JCS({"s": base64(salt), "v": value})`` and ``c`` is
     :func:`commitment` of that salt and value (see ``README.md``, "Disclosed values are bound").
     """
-    salt = secrets.token_bytes(SALT_BYTES)
-    inner = {"s": base64.b64encode(salt).decode(), "v": value}
-    return encrypt_value(aead, inner, aad), commitment(salt, value)
+    random = secrets.token_bytes(SALT_BYTES + NONCE_BYTES)
+    salt, nonce = random[:SALT_BYTES], random[SALT_BYTES:]
+    value_bytes = canonical_bytes(value)
+    # JCS of {"s": base64(salt), "v": value}, from the value's JCS encoded once for both uses ("s"
+    # sorts before "v"; base64 text needs no JSON escaping).
+    inner = b'{"s":"' + base64.b64encode(salt) + b'","v":' + value_bytes + b"}"
+    enc = base64.b64encode(nonce + aead.encrypt(nonce, inner, aad)).decode()
+    return enc, base64.b64encode(hashlib.sha256(salt + value_bytes).digest()).decode()
 
 
 def open_value(aead: AESGCM, envelope: dict[str, Any], aad: bytes) -> tuple[Any, str | None]:

@@ -8,7 +8,7 @@ import logging
 import sqlite3
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 from urllib.parse import parse_qs, quote, unquote, urlparse
 
 from eventsourcing.application import Application
@@ -16,11 +16,15 @@ from eventsourcing.persistence import OperationalError, StoredEvent
 from eventsourcing.sqlite import SQLiteCursor, SQLiteTransaction
 
 from ledger.errors import LedgerError
-from ledger.events import LedgerEvent
 from ledger.store.crypto import MasterKeyError
 from ledger.store.dialect import Dialect, SqlCursor
 from ledger.store.files import create_private_file, make_private_dir, read_only_location
 from ledger.store.tables import KEY_CHECK_META, create_statements
+
+if TYPE_CHECKING:
+    # Its ~40 stored event classes take longer to create than the rest of the store to import; only
+    # the append path (which imports them) and ``to_event`` use them.
+    from ledger.events import LedgerEvent
 
 __all__ = [
     "ConfigurationError",
@@ -404,9 +408,20 @@ class LedgerStore:
             finally:
                 self.datastore.pool.put_connection(conn)
 
+    @property
+    def plain_state(self) -> bool:
+        """True if a stored event's state is the transcoder's JSON as it is (no compressor, no cipher):
+        the append path may then write that JSON itself (``insert_stored``) rather than through the
+        mapper."""
+        mapper = self.app.mapper
+        return mapper.compressor is None and mapper.cipher is None
+
     def insert_events(self, cur: SqlCursor, events: Sequence[LedgerEvent]) -> list[int]:
         """Append stored events through eventsourcing's recorder; returns their notification ids."""
-        stored: list[StoredEvent] = [self.app.mapper.to_stored_event(e) for e in events]
+        return self.insert_stored(cur, [self.app.mapper.to_stored_event(e) for e in events])
+
+    def insert_stored(self, cur: SqlCursor, stored: Sequence[StoredEvent]) -> list[int]:
+        """Append events already in their stored form; returns their notification ids."""
         if not stored:
             return []
         if self.dialect.is_postgres:
@@ -449,6 +464,8 @@ class LedgerStore:
 
     def to_event(self, topic: str, state: bytes, originator_id: Any, version: int) -> LedgerEvent:
         """Rebuild a stored event from its row."""
+        from ledger.events import LedgerEvent
+
         ev = self.app.mapper.to_domain_event(
             StoredEvent(
                 originator_id=originator_id,

@@ -18,12 +18,16 @@ from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
 
+from eventsourcing.persistence import StoredEvent
+from eventsourcing.utils import get_topic
+
+from ledger.canonical import canonical_members, join_members
 from ledger.domain.catalogue import EVENT_TYPES, LEDGER_SUBJECT_ID, iter_personal_fields
 from ledger.domain.codes import CodeLists
 from ledger.domain.timeutil import format_instant
 from ledger.domain.validation import check_against_ledger, validate_event
 from ledger.errors import ErrorCode, EventRejected
-from ledger.events import LedgerEvent, event_class, record_stream
+from ledger.events import event_class, record_stream
 from ledger.log.tree import Frontier
 from ledger.store import erasure, parking
 from ledger.store.chain import GENESIS_HASH, chained_bytes
@@ -59,7 +63,7 @@ def personal_aad(event_id: str, pointer: str, kid: str) -> bytes:
 
 
 def _pointer(path: Sequence[str | int]) -> str:
-    return "/payload/" + "/".join(str(p) for p in path)
+    return "/payload/" + "/".join(map(str, path))
 
 
 def _set_path(node: Any, path: Sequence[str | int], value: Any) -> None:
@@ -187,7 +191,7 @@ class BatchWriter:
         self.recorded_at_text = format_instant(recorded_at)
         self.ring = keys.ring(cur, self.recorded_at_text, carried.ring if carried else None)
         self.result = BatchResult()
-        self._pending: list[LedgerEvent] = []
+        self._pending: list[tuple[UUID, int, dict[str, Any]]] = []  # (stream, version, stored record)
         self._dedup: dict[str, tuple[str, str]] = {}  # event_id -> (fp_kid, fingerprint), known
         self._new_dedup: dict[str, tuple[str, str]] = {}
         self._versions: dict[UUID, int] = carried.versions if carried else {}
@@ -408,15 +412,7 @@ class BatchWriter:
             self._prefetch_versions([sealed])
         version = self._versions[sid] + 1
         self._versions[sid] = version
-        cls = event_class(sealed["event_type"])
-        self._pending.append(
-            cls(
-                originator_id=sid,
-                originator_version=version,
-                timestamp=self.recorded_at,
-                record=record,
-            )
-        )
+        self._pending.append((sid, version, record))
         self._new_dedup[sealed["event_id"]] = (fp_kid, fingerprint)
         for row in self._dead:
             if row[5] == sealed["event_id"]:
@@ -581,34 +577,53 @@ class BatchWriter:
             "VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
             self._new_entities,
         )
-        ids = self.store.insert_events(cur, self._pending)
         head = cur.execute("SELECT seq, hash FROM {t:ledger_chain} ORDER BY seq DESC LIMIT 1").one()
         seq, prev = (int(head["seq"]), str(head["hash"])) if head else (0, GENESIS_HASH)
         # Leaf seq - 1 of the Merkle tree is the chained record's canonical bytes, computed once: the
         # chain hash is SHA-256 of them, the leaf hash SHA-256 of 0x00 and them.
         tree = TreeIntegrator(self.store, cur, seq, self._frontier) if self._pending else None
-        chain_rows: list[tuple[Any, ...]] = []
+        chain_rows: list[list[Any]] = []
         dedup_rows: list[tuple[Any, ...]] = []
-        for event, nid in zip(self._pending, ids, strict=True):
+        stored: list[StoredEvent] = []
+        prefix: bytes | None = None
+        mapper = self.store.app.mapper
+        plain_state = self.store.plain_state
+        for sid, version, rec in self._pending:
             seq += 1
-            data = chained_bytes(event.record, seq, prev)
+            pieces = canonical_members(rec, around=_CHAIN_MEMBERS) if plain_state else None
+            if pieces is not None:
+                # The record is encoded once, for the stored state and the chained bytes alike: the
+                # state is the mapper's JSON of the event with the record in canonical form (JCS).
+                if prefix is None:
+                    prefix = mapper.transcoder.encode({"timestamp": self.recorded_at})[:-1] + b',"record":'
+                before, between, after = pieces
+                state = prefix + join_members(pieces).encode() + b"}"
+                stored.append(StoredEvent(sid, version, _TOPICS[rec["event_type"]], state))
+                data = join_members(
+                    [before, '"prev_hash":' + _json_string(prev), between, f'"seq":{seq}', after]
+                ).encode()
+            else:
+                event = event_class(rec["event_type"])(
+                    originator_id=sid, originator_version=version, timestamp=self.recorded_at, record=rec
+                )
+                stored.append(mapper.to_stored_event(event))
+                data = chained_bytes(rec, seq, prev)
             digest = hashlib.sha256(data).hexdigest()
             if tree is not None:
                 tree.add(data)
-            rec = event.record
             chain_rows.append(
-                (
+                [
                     seq,
-                    nid,
-                    str(event.originator_id),
-                    event.originator_version,
+                    None,  # its notification id, once inserted
+                    str(sid),
+                    version,
                     rec["event_id"],
                     rec["event_type"],
                     rec.get("subject_id"),
                     rec["recorded_at"],
                     prev,
                     digest,
-                )
+                ]
             )
             fp_kid, fp = self._new_dedup[rec["event_id"]]
             dedup_rows.append((rec["event_id"], fp_kid, fp, seq))
@@ -616,6 +631,9 @@ class BatchWriter:
             if self.result.first_seq is None:
                 self.result.first_seq = seq
             self.result.last_seq = seq
+        ids = self.store.insert_stored(cur, stored)
+        for row, nid in zip(chain_rows, ids, strict=True):
+            row[1] = nid
         cur.insert_rows(
             "ledger_chain",
             (
@@ -735,11 +753,20 @@ class BatchWriter:
 
 
 _SYSTEM_NAMESPACE = UUID("0d7c7b7e-8f8e-4a51-b7a3-6f3f4b3f1c55")
+# get_topic also registers each class under its topic, as the mapper's to_stored_event would: events
+# written here without the mapper read back through it in the same process.
+_TOPICS = {name: get_topic(event_class(name)) for name in EVENT_TYPES}
+# The members the chain adds to a stored record (``chained_record``), in JCS order.
+_CHAIN_MEMBERS = ("prev_hash", "seq")
+_json_string = json.encoder.encode_basestring  # a JSON string as JCS writes it (ensure_ascii off)
 
 
-_FINGERPRINT_JSON = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode
+# No circular-reference check: a validated event is a tree decoded from JSON.
+_FINGERPRINT_JSON = json.JSONEncoder(
+    sort_keys=True, separators=(",", ":"), ensure_ascii=False, check_circular=False
+).encode
 
 
 def _fingerprint(secret: bytes, event: dict[str, Any]) -> str:
     # Internal only (never verified outside), so a deterministic sorted JSON suffices; no JCS needed.
-    return hmac.new(secret, _FINGERPRINT_JSON(event).encode(), hashlib.sha256).hexdigest()
+    return hmac.digest(secret, _FINGERPRINT_JSON(event).encode(), "sha256").hex()
