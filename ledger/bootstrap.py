@@ -7,31 +7,25 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ledger.codelists import load_code_lists
 from ledger.config import Settings
-from ledger.domain.codes import CodeLists
-from ledger.domain.timeutil import canonical_timestamp, format_instant
 from ledger.errors import LedgerError
-from ledger.log.checkpoints import IssuedCheckpoint, latest_checkpoint, tree_size
-from ledger.log.issue import issue_checkpoint
-from ledger.log.note import SignerKey, VerifierKey
-from ledger.log.prove import NoProof, prove_consistency, prove_inclusion
-from ledger.log.signing import SigningKeyError, create_dev_signer, load_signer
-from ledger.log.tlog_proof import TlogProof
-from ledger.log.witness import WitnessCopy
-from ledger.reader import list_subject_events
-from ledger.store.chain import ChainReport, verify_chain
-from ledger.store.crypto import FileMasterKey, KeyWrapper
-from ledger.store.database import LedgerStore
-from ledger.store.destructions import DestructionJournal, check_journal
-from ledger.store.ingest import Ingestor, check_input_files, read_messages
-from ledger.store.integrate import backfill_tree
-from ledger.store.keystore import KeyStore
-from ledger.store.masterkey import bind_master_key, master_key_for, rotate_master_key
-from ledger.store.messages import BatchResult, Message
-from ledger.store.tree_audit import LogContext
+
+# Start-up: a command imports only what it uses (`privacy-ledger query` on SQLite neither the append
+# path nor the transparency log nor any PostgreSQL or Kafka client); the methods below import the rest.
+if TYPE_CHECKING:
+    from ledger.domain.codes import CodeLists
+    from ledger.log.checkpoints import IssuedCheckpoint
+    from ledger.log.note import SignerKey, VerifierKey
+    from ledger.log.tlog_proof import TlogProof
+    from ledger.log.witness import WitnessCopy
+    from ledger.store.chain import ChainReport
+    from ledger.store.crypto import KeyWrapper
+    from ledger.store.database import LedgerStore
+    from ledger.store.ingest import Ingestor
+    from ledger.store.keystore import KeyStore
+    from ledger.store.messages import BatchResult, Message
 
 __all__ = ["Ledger", "UnknownSubject", "system_clock"]
 
@@ -102,6 +96,14 @@ class Ledger:
         A database that still holds keys the destruction journal says were destroyed (a restored
         backup) is refused (``RestorePending``) unless ``restoring`` (``privacy-ledger after-restore``).
         """
+        from ledger.codelists import load_code_lists
+        from ledger.store.crypto import FileMasterKey
+        from ledger.store.database import LedgerStore
+        from ledger.store.destructions import DestructionJournal, check_journal
+        from ledger.store.integrate import backfill_tree
+        from ledger.store.keystore import KeyStore
+        from ledger.store.masterkey import bind_master_key, master_key_for
+
         settings = settings or Settings.from_env()
         source = "the master key"
         if wrapper is None and settings.master_key_file is not None and not read_only:
@@ -136,6 +138,8 @@ class Ledger:
     @property
     def ingestor(self) -> Ingestor:
         """The append path."""
+        from ledger.store.ingest import Ingestor
+
         return Ingestor(
             self.store,
             self.keys,
@@ -169,6 +173,9 @@ class Ledger:
 
         Every file is checked first (``InputFileError``): a missing or unreadable one appends nothing.
         """
+        from ledger.store.ingest import check_input_files, read_messages
+        from ledger.store.messages import BatchResult
+
         check_input_files(paths)
         total = BatchResult()
         for path in paths:
@@ -177,6 +184,8 @@ class Ledger:
 
     def subject_events(self, subject_id: str) -> list[dict[str, Any]]:
         """The subject's events in order, decrypted or redacted."""
+        from ledger.reader import list_subject_events
+
         return list_subject_events(self.store, self.keys, subject_id)
 
     def erase(
@@ -192,6 +201,9 @@ class Ledger:
         The result's ``erasures`` says what happened per category (erased, deferred, nothing held).
         A subject the ledger has never seen raises :class:`UnknownSubject` and stores nothing.
         """
+        from ledger.domain.timeutil import format_instant
+        from ledger.store.messages import Message
+
         if not self.has_seen(subject_id):
             raise UnknownSubject(
                 "the ledger has never seen this subject (no event, key or merge names it); nothing was stored"
@@ -253,9 +265,16 @@ class Ledger:
             ).one()
         return found is not None
 
-    def verify(self, *, progress: Callable[[int], None] | None = None) -> ChainReport:
+    def verify(
+        self, *, progress: Callable[[int], None] | None = None, incremental: bool = False
+    ) -> ChainReport:
         """Recompute the integrity chain, the Merkle tree and the checkpoints, the witness copy included
-        (``progress``: the last ``seq`` checked, after each page)."""
+        (``progress``: the last ``seq`` checked, after each page). ``incremental``: from the last verified
+        checkpoint (``verify_chain``; full when none is recorded or it does not check out)."""
+        from ledger.log.signing import SigningKeyError
+        from ledger.store.chain import verify_chain
+        from ledger.store.tree_audit import LogContext
+
         try:
             key: VerifierKey | None = self.verifier_key
         except SigningKeyError:
@@ -263,13 +282,15 @@ class Ledger:
         # Read before the database's snapshot: the copy is written after its checkpoint commits.
         note = self.witness.read()
         context = LogContext(self.settings.log_origin, key, note)
-        return verify_chain(self.store, progress=progress, context=context)
+        return verify_chain(self.store, progress=progress, context=context, incremental=incremental)
 
     # -- the transparency log ------------------------------------------------------------------
 
     @property
     def witness(self) -> WitnessCopy:
         """The copy of the last issued checkpoint kept outside the database."""
+        from ledger.log.witness import WitnessCopy
+
         settings = self.settings
         return WitnessCopy(settings.witness_dir, settings.log_origin, _database_location(self.store))
 
@@ -284,6 +305,8 @@ class Ledger:
         folder. With ``create``, a missing development key is made, but only while the ledger has issued
         no checkpoint (none in the table, no witness copy): a new key would sign a history that older
         checkpoints, signed by another key, vouch for."""
+        from ledger.log.signing import SigningKeyError, create_dev_signer, load_signer
+
         if self._signer is not None:
             return self._signer
         settings = self.settings
@@ -303,6 +326,8 @@ class Ledger:
         return self._signer
 
     def _has_issued(self) -> bool:
+        from ledger.log.checkpoints import latest_checkpoint
+
         if self.witness.read() is not None:
             return True
         with self.store.read() as cur:
@@ -314,6 +339,9 @@ class Ledger:
         Refuses (``CheckpointRefused``, nothing signed) if the database does not extend the last issued
         checkpoint or its copy outside the database (``ledger.log.issue``).
         """
+        from ledger.domain.timeutil import format_instant
+        from ledger.log.issue import issue_checkpoint
+
         return issue_checkpoint(
             self.store,
             self.signing_key(create=True),
@@ -329,17 +357,23 @@ class Ledger:
     def inclusion_proof(self, seq: int, checkpoint_size: int | None = None) -> tuple[TlogProof, bytes]:
         """The C2SP tlog-proof that record ``seq`` is in the checkpoint of ``checkpoint_size`` (default:
         the latest), and the record's leaf hash (``ledger.log.prove``)."""
+        from ledger.log.prove import prove_inclusion
+
         self._require_tree()
         with self.store.read() as cur:
             return prove_inclusion(cur, seq, checkpoint_size)
 
     def consistency_proof(self, old: int, new: int) -> list[bytes]:
         """The consistency proof from tree size ``old`` to ``new`` (``ledger.log.prove``)."""
+        from ledger.log.prove import prove_consistency
+
         self._require_tree()
         with self.store.read() as cur:
             return prove_consistency(cur, old, new)
 
     def _require_tree(self) -> None:
+        from ledger.log.prove import NoProof
+
         if not self.store.has_table("ledger_checkpoints"):
             raise NoProof(
                 "this ledger has no Merkle tree yet (it predates it): any write command, e.g. "
@@ -349,6 +383,8 @@ class Ledger:
     def checkpoint_if_grown(self) -> IssuedCheckpoint | None:
         """For services that sign periodically: one small read, and ``issue_checkpoint`` only when the
         tree grew since the last checkpoint. Returns the checkpoint signed now, or None."""
+        from ledger.log.checkpoints import latest_checkpoint, tree_size
+
         with self.store.read() as cur:
             latest = latest_checkpoint(cur)
             size = tree_size(cur)
@@ -391,6 +427,8 @@ class Ledger:
         """Ingestion health (spec 6.13), read only: the counters under their spec names, whether they
         conserve (3.5 point 5), open dead letters by code, and parked messages with the oldest's age
         (seconds, ledger clock). Codes and counts only, never a value."""
+        from ledger.domain.timeutil import canonical_timestamp
+
         now = self.clock()
         with self.store.read() as cur:
             stored = {
@@ -443,6 +481,8 @@ class Ledger:
     def rotate_master_key(self, new: KeyWrapper) -> dict[str, Any]:
         """Re-wrap every data key under ``new`` in one transaction; from then on only ``new`` opens
         the ledger (``ledger.store.masterkey.rotate_master_key``)."""
+        from ledger.store.masterkey import rotate_master_key
+
         return rotate_master_key(self.store, self.keys, new)
 
     def close(self) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import logging
 import os
@@ -19,7 +20,6 @@ from ledger.config import Settings
 from ledger.errors import LedgerError
 from ledger.options import parse_instant_option, positive_int
 from ledger.store.files import make_private_dir
-from ledger.store.ingest import check_input_files
 
 __all__ = ["build_parser", "main"]
 
@@ -71,6 +71,7 @@ def _project_embedded(ledger: Ledger) -> None:
 def cmd_ingest(args: argparse.Namespace) -> int:
     """Append the events of files; print the counts. Exit 0, or 3 when some were dead-lettered."""
     from ledger.progress import Progress
+    from ledger.store.ingest import check_input_files
 
     check_input_files([Path(p) for p in args.files])  # before the ledger is even opened
     ledger = _open(args)
@@ -131,21 +132,24 @@ def cmd_erase(args: argparse.Namespace) -> int:
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
-    """Verify the integrity chain; exit 1 when it is broken. ``--record`` keeps the outcome in the
-    ledger for monitoring (``ledger_verify_*`` metrics); only that option writes."""
+    """Verify the integrity chain from the last verified checkpoint (all of it with ``--full``); exit 1
+    when it is broken. ``--record`` keeps the outcome in the ledger for monitoring (``ledger_verify_*``
+    metrics) and, when valid, the checkpoint the next verify starts from; only that option writes."""
     from ledger.progress import Progress
+    from ledger.store.chain import record_anchor
 
     ledger = _open(args, read_only=not args.record)
     try:
         shown = Progress("verify", total=ledger.head_seq())
         try:
-            report = ledger.verify(progress=shown.update)
+            report = ledger.verify(progress=shown.update, incremental=not args.full)
         finally:
             shown.close()
         if args.record:
             from ledger.collector import record_verify_result
 
             record_verify_result(ledger.store, ledger.clock(), report.valid, report.length)
+            record_anchor(ledger.store, report)
     finally:
         ledger.close()
     _print(report.as_dict())
@@ -377,8 +381,29 @@ def cmd_keys_rotate(args: argparse.Namespace) -> int:
     return 0
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The argument parser of every subcommand."""
+# The commands other modules register: (module, function, the commands it adds), in help order. A
+# command line naming one of them imports that module alone (start-up: `query` never imports Kafka's
+# client or the web server); `build_parser()` without a command registers them all.
+_REGISTRARS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
+    ("consumers.run", "add_consume_command", ("consume",)),
+    ("consumers.publish", "add_publish_command", ("publish",)),
+    ("projections.cli", "add_project_command", ("project",)),
+    ("projections.cli", "add_query_command", ("query",)),
+    ("ledger.export.cli", "add_export_commands", ("export", "verify-export")),
+    ("ledger.backup", "add_backup_commands", ("backup", "restore", "after-restore")),
+    ("ledger.web.cli", "add_web_commands", ("serve", "users", "tokens")),  # FastAPI imported only by serve
+)
+
+
+def _command_name(argv: Sequence[str] | None) -> str | None:
+    """The subcommand a command line names (its first word), or None (``--help``, nothing)."""
+    words = list(sys.argv[1:] if argv is None else argv)
+    return words[0] if words and not words[0].startswith("-") else None
+
+
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The argument parser of every subcommand; given ``command``, of the other modules' commands only
+    the one it names is registered (the parser then accepts exactly what the full one does for it)."""
     p = _Parser(
         prog="privacy-ledger",
         description="Event-sourced privacy ledger. Database: LEDGER_DATABASE_URL "
@@ -433,12 +458,28 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--clock", help=clock_help)
     s.set_defaults(func=cmd_erase)
 
-    s = sub.add_parser("verify", help="verify the integrity chain")
+    s = sub.add_parser(
+        "verify",
+        help="verify the integrity chain (from the last verified checkpoint; --full: all of it)",
+        description="Verifies the chain, the Merkle tree and the signed checkpoints and prints a JSON report "
+        "(valid, first_invalid_seq, problems, mode, checked, not_checked, events_checked, "
+        "events_per_second, ...). By default it starts from the last checkpoint a `verify --record` "
+        "verified: that checkpoint's signature and root, its last record and every later one are checked, "
+        "the records before it are not re-hashed (see not_checked); without one, or if it does not check "
+        "out, the verification is full. Read only unless --record. Exit 0 valid, 1 broken.",
+    )
+    s.add_argument(
+        "--full",
+        action="store_true",
+        help="re-hash and check every record from the first (as every verify did before), not only "
+        "those after the last verified checkpoint",
+    )
     s.add_argument(
         "--record",
         action="store_true",
         help="also record the outcome in the ledger for monitoring (the ledger_verify_* metrics of "
-        "consume, project and serve); needs write access",
+        "consume, project and serve) and, when valid, the largest signed checkpoint it matched: the next "
+        "verify starts there; needs write access",
     )
     s.set_defaults(func=cmd_verify)
 
@@ -551,36 +592,20 @@ def build_parser() -> argparse.ArgumentParser:
     )
     s.set_defaults(func=cmd_keys_rotate)
 
-    # The Kafka edge lives in `consumers`; its commands register themselves here.
-    from consumers.publish import add_publish_command
-    from consumers.run import add_consume_command
-
-    add_consume_command(sub)
-    add_publish_command(sub)
-
-    from projections.cli import add_project_command, add_query_command
-
-    add_project_command(sub)
-    add_query_command(sub)
-
-    from ledger.export.cli import add_export_commands
-
-    add_export_commands(sub)
-
-    from ledger.backup import add_backup_commands  # backup, restore, after-restore
-
-    add_backup_commands(sub)
-
-    from ledger.web.cli import add_web_commands  # serve, users, tokens (FastAPI imported only by serve)
-
-    add_web_commands(sub)
+    # The Kafka edge (`consumers`), the views, export, backup and the web register their own commands.
+    if command in sub.choices:
+        registrars: Sequence[tuple[str, str, tuple[str, ...]]] = []  # one of the commands above
+    else:
+        registrars = [r for r in _REGISTRARS if command in r[2]] or _REGISTRARS  # unknown: all, for help
+    for module, function, _ in registrars:
+        getattr(importlib.import_module(module), function)(sub)
     return p
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``privacy-ledger``; the exit codes are those of ``ledger.exit_codes``."""
     try:
-        args = build_parser().parse_args(argv)
+        args = build_parser(_command_name(argv)).parse_args(argv)
         level = Settings.from_env().log_level  # checked: one of DEBUG, INFO, WARNING, ERROR
     except LedgerError as exc:
         return _usage_error(exc)

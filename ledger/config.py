@@ -10,7 +10,6 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from ledger.errors import LedgerError
-from ledger.log.note import is_valid_key_name
 
 __all__ = ["DEFAULT_DATABASE_URL", "LOG_LEVELS", "Settings", "SettingsError", "mask_url"]
 
@@ -96,6 +95,12 @@ def _set_in(env: Mapping[str, str], f: Field[Any]) -> str | None:
     return env.get(f.metadata["env"]) or None
 
 
+def _valid_log_origin(raw: str) -> bool:
+    from ledger.log.note import is_valid_key_name  # with Ed25519: imported only when the origin is set
+
+    return is_valid_key_name(raw)
+
+
 def _parse(f: Field[Any], raw: str) -> object:
     """The setting's value from its text in the environment; ``SettingsError`` when it is not usable."""
     if f.name in _PATHS:
@@ -108,7 +113,7 @@ def _parse(f: Field[Any], raw: str) -> object:
         if raw.strip().upper() not in LOG_LEVELS:
             raise SettingsError(f"LEDGER_LOG_LEVEL must be one of {', '.join(LOG_LEVELS)}, got {raw!r}")
         return raw.strip().upper()
-    if f.name == "log_origin" and not is_valid_key_name(raw):
+    if f.name == "log_origin" and not _valid_log_origin(raw):
         raise SettingsError(
             f"LEDGER_LOG_ORIGIN must be a log name without spaces, '+' or control characters, got {raw!r}"
         )

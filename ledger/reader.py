@@ -15,7 +15,6 @@ from ledger.store.crypto import open_value
 from ledger.store.database import LedgerStore
 from ledger.store.dialect import SqlCursor
 from ledger.store.keystore import KeyStore
-from ledger.store.writer import personal_aad
 
 __all__ = ["ERASED", "decrypt_record", "disclose_envelope", "list_subject_events", "open_envelope"]
 
@@ -83,6 +82,8 @@ def disclose_envelope(
     aead = memo[kid]
     if aead is None:
         return None, ERASED, None
+    from ledger.store.writer import personal_aad  # the append path: imported by a read that decrypts
+
     try:
         value, salt = open_value(aead, envelope, personal_aad(event_id, pointer, kid))
     except (InvalidTag, ValueError):

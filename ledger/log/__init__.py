@@ -13,28 +13,68 @@
 
 from __future__ import annotations
 
-from ledger.log.checkpoint import Checkpoint, open_checkpoint, sign_checkpoint
-from ledger.log.errors import FormatError, LogError, NoteError, ProofError
-from ledger.log.merkle import (
-    EMPTY_ROOT,
-    HASH_SIZE,
-    leaf_hash,
-    merkle_tree_hash,
-    node_hash,
-    verify_consistency,
-    verify_inclusion,
-)
-from ledger.log.note import Note, SignerKey, VerifierKey, open_note, sign_note
-from ledger.log.tlog_proof import TlogProof, verify_tlog_proof
-from ledger.log.tree import (
-    Frontier,
-    HashSource,
-    MemoryHashSource,
-    NodeID,
-    consistency_proof,
-    inclusion_proof,
-    tree_root,
-)
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ledger.log.checkpoint import Checkpoint, open_checkpoint, sign_checkpoint
+    from ledger.log.errors import FormatError, LogError, NoteError, ProofError
+    from ledger.log.merkle import (
+        EMPTY_ROOT,
+        HASH_SIZE,
+        leaf_hash,
+        merkle_tree_hash,
+        node_hash,
+        verify_consistency,
+        verify_inclusion,
+    )
+    from ledger.log.note import Note, SignerKey, VerifierKey, open_note, sign_note
+    from ledger.log.tlog_proof import TlogProof, verify_tlog_proof
+    from ledger.log.tree import (
+        Frontier,
+        HashSource,
+        MemoryHashSource,
+        NodeID,
+        consistency_proof,
+        inclusion_proof,
+        tree_root,
+    )
+
+# The names below, imported from their module when first used: importing one module of the package
+# (the Merkle hashes, say) does not import the others (Ed25519 signing, proof formats).
+_MODULES = {
+    "checkpoint": ("Checkpoint", "open_checkpoint", "sign_checkpoint"),
+    "errors": ("FormatError", "LogError", "NoteError", "ProofError"),
+    "merkle": (
+        "EMPTY_ROOT",
+        "HASH_SIZE",
+        "leaf_hash",
+        "merkle_tree_hash",
+        "node_hash",
+        "verify_consistency",
+        "verify_inclusion",
+    ),
+    "note": ("Note", "SignerKey", "VerifierKey", "open_note", "sign_note"),
+    "tlog_proof": ("TlogProof", "verify_tlog_proof"),
+    "tree": (
+        "Frontier",
+        "HashSource",
+        "MemoryHashSource",
+        "NodeID",
+        "consistency_proof",
+        "inclusion_proof",
+        "tree_root",
+    ),
+}
+_HOME = {name: module for module, names in _MODULES.items() for name in names}
+
+
+def __getattr__(name: str) -> Any:
+    module = _HOME.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(f"{__name__}.{module}"), name)
+
 
 __all__ = [
     "EMPTY_ROOT",

@@ -18,6 +18,7 @@ __all__ = [
     "IssuedCheckpoint",
     "checkpoint_at",
     "checkpoint_covering",
+    "count_checkpoints",
     "issued_checkpoints",
     "latest_checkpoint",
     "record_checkpoint",
@@ -80,10 +81,17 @@ def checkpoint_at(cur: SqlCursor, size: int) -> IssuedCheckpoint | None:
     return _issued(row)
 
 
-def issued_checkpoints(cur: SqlCursor) -> list[IssuedCheckpoint]:
-    """Every issued checkpoint, smallest tree first."""
-    rows = cur.execute(f"SELECT {_COLUMNS} FROM {{t:ledger_checkpoints}} ORDER BY tree_size").all()
+def issued_checkpoints(cur: SqlCursor, *, since: int = 0) -> list[IssuedCheckpoint]:
+    """Every issued checkpoint (of at least ``since`` leaves), smallest tree first."""
+    rows = cur.execute(
+        f"SELECT {_COLUMNS} FROM {{t:ledger_checkpoints}} WHERE tree_size >= ? ORDER BY tree_size", (since,)
+    ).all()
     return [c for c in map(_issued, rows) if c is not None]
+
+
+def count_checkpoints(cur: SqlCursor) -> int:
+    """How many checkpoints the ledger issued."""
+    return int(cur.execute("SELECT COUNT(*) AS n FROM {t:ledger_checkpoints}").scalar() or 0)
 
 
 def record_checkpoint(cur: SqlCursor, checkpoint: IssuedCheckpoint) -> None:

@@ -7,7 +7,6 @@ from dataclasses import dataclass, field
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from ledger.observability import count_unwrapped_key
 from ledger.store.crypto import KeyWrapper, new_data_key
 from ledger.store.destructions import DestructionJournal
 from ledger.store.dialect import InList, SqlCursor
@@ -48,6 +47,8 @@ class KeyStore:
         key = self._unwrapped.get(kid)
         if key is None:
             key = self.wrapper.unwrap(bytes(wrapped), kid)
+            from ledger.observability import count_unwrapped_key  # prometheus_client: not at start-up
+
             count_unwrapped_key()
             self._unwrapped[kid] = key
         return key

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ledger.log.checkpoint import Checkpoint, open_checkpoint
-from ledger.log.checkpoints import IssuedCheckpoint, issued_checkpoints
+from ledger.log.checkpoints import IssuedCheckpoint, checkpoint_at, count_checkpoints, issued_checkpoints
 from ledger.log.errors import LogError
 from ledger.log.merkle import leaf_hash
 from ledger.log.note import VerifierKey
@@ -52,21 +52,30 @@ class _Kept:
 
 class TreeAudit:
     """Fed each record's chained bytes in ``seq`` order (``add``), checks a page of tree rows at a time
-    (``check_page``) and the checkpoints at the end (``finish``)."""
+    (``check_page``) and the checkpoints at the end (``finish``).
 
-    def __init__(self, cur: SqlCursor, context: LogContext | None, *, has_tree: bool) -> None:
+    ``start``: an incremental verification's frontier at the last verified checkpoint (its root already
+    matched against the signed one); the walk then begins at the next leaf, and only the checkpoints of
+    that size or larger (and the witness copy) are checked.
+    """
+
+    def __init__(
+        self, cur: SqlCursor, context: LogContext | None, *, has_tree: bool, start: Frontier | None = None
+    ) -> None:
         self.cur = cur
         self.context = context
         self.has_tree = has_tree
         self.stored_size = tree_size(cur) if has_tree else 0
-        self.issued: list[IssuedCheckpoint] = issued_checkpoints(cur) if has_tree else []
+        since = start.size if start is not None else 0
+        self.issued: list[IssuedCheckpoint] = issued_checkpoints(cur, since=since) if has_tree else []
+        self.issued_count = count_checkpoints(cur) if has_tree and start is not None else len(self.issued)
         self.problems: list[str] = []
         self.warnings: list[str] = []
         self.invalid: list[int] = []
+        self._frontier = Frontier() if start is None else Frontier(start.size, start.hashes)
+        self._roots: dict[int, bytes] = {0: Frontier().root(), self._frontier.size: self._frontier.root()}
         self._kept = self._read_kept()
         self._wanted = {k.size for k in self._kept}
-        self._roots: dict[int, bytes] = {0: Frontier().root()}
-        self._frontier = Frontier()
         self._stopped = False
         self._pending: list[tuple[NodeID, bytes, int]] = []
         self._tree_faults: list[int] = []
@@ -136,8 +145,13 @@ class TreeAudit:
                 if latest.signed is None and latest.agrees
                 else bool(latest.signed and latest.agrees),
             },
-            "checkpoints_issued": len(self.issued),
+            "checkpoints_issued": self.issued_count,
         }
+
+    def verified_checkpoint(self) -> int | None:
+        """The largest issued checkpoint whose signature checked and whose root the log's matched."""
+        matched = [k for k in self._kept if k.source == "table" and k.signed and k.agrees]
+        return max((k.size for k in matched if k.size in self._roots), default=None)
 
     def _stored_root(self) -> bytes | None:
         try:
@@ -159,8 +173,25 @@ class TreeAudit:
         for issued in self.issued:
             kept.append(self._open("table", issued.note, key, origin, issued))
         if context is not None and context.witness_note is not None:
-            kept.append(self._open("witness", context.witness_note, key, origin, None))
+            witness = self._open("witness", context.witness_note, key, origin, None)
+            kept.append(witness)
+            if witness.size < self._frontier.size and witness.signed is not False:
+                self._before_start(witness, kept, key, origin)
         return kept
+
+    def _before_start(
+        self, witness: _Kept, kept: list[_Kept], key: VerifierKey | None, origin: str | None
+    ) -> None:
+        """A witness copy older than an incremental verification's start: checked against the stored
+        tree's root at its size, and its checkpoint row (the walk recomputes neither)."""
+        try:
+            self._roots[witness.size] = tree_root(witness.size, DbHashSource(self.cur))
+        except LogError:
+            return  # the stored tree lacks nodes: reported by ``finish``
+        row = checkpoint_at(self.cur, witness.size)
+        if row is not None:
+            self.issued.insert(0, row)
+            kept.append(self._open("table", row.note, key, origin, row))
 
     def _open(
         self,

@@ -179,4 +179,8 @@ def test_erase_command_refuses_a_subject_the_ledger_never_saw(tmp_path: Path, cl
     assert proc.stdout == ""
     assert "never seen this subject" in proc.stderr and "Traceback" not in proc.stderr
     after = json.loads(_cli(tmp_path, cli_env, "verify").stdout)
-    assert after == before and after["valid"] is True
+    timing = ("seconds", "events_per_second")  # how long verify took differs between runs
+    assert {k: v for k, v in after.items() if k not in timing} == {
+        k: v for k, v in before.items() if k not in timing
+    }
+    assert after["valid"] is True
