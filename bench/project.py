@@ -8,8 +8,13 @@ in the same run:
   projection runner pages it (``seq > last ORDER BY seq LIMIT <runner batch>``, one read transaction per
   page, the chain joined to the event table) plus JSON-decoding each state, i.e. the least the runner has
   to do. Three times, interleaved with the rebuilds; the median is reported;
+* the ingest rate: N / time of loading them (``Ledger.ingest_messages``, the path of the ``ingest``
+  command), and the ``project`` rate: N / time of ``Projections.catch_up()`` (the incremental pass of the
+  ``project`` command, ``ProjectionRunner.catch_up``) bringing fresh views up to the head, run in a child
+  process (spawned, so the sample is not in its memory) whose peak RSS (``VmHWM``) is reported as the
+  projection's memory; the ratio project / ingest (goal >= 1.5);
 * the rebuild rate of all views: N / time of ``Projections.rebuild("all")`` (truncate every view and
-  replay the store), once by default (``--rebuilds``), and the ratio rebuild / raw read;
+  replay the store), once by default (``--rebuilds``), and the ratio rebuild / raw read (goal >= 0.25);
 * query latencies, in-process, p50 and p99 of the whole call over ``--queries`` calls each:
   ``query("inventory", as_of=now, subject=<random subject, fixed seed>)`` and
   ``query("requests", as_of=now)`` cut to its first page (50 rows; the call computes the whole queue).
@@ -24,6 +29,7 @@ The machine is noisy: compare the figures of one run with each other (ratios), n
 
     .venv/bin/python bench/project.py [--events 200000] [--queries 200] [--backend postgres|sqlite|both]
                                       [--sqlite-events N] [--rebuilds 1] [--profile FILE] [--keep]
+                                      [--alert-cache-facts N]
 
 Run it from the repository root. PostgreSQL comes from LEDGER_BENCH_DATABASE_URL (default: the local
 ledger_test database started by deploy/local/postgres.sh); each run uses a fresh schema, dropped at the
@@ -40,9 +46,12 @@ import gc
 import json
 import os
 import random
+import resource
 import secrets
 import shutil
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
 import uuid
@@ -59,6 +68,7 @@ from ledger.config import Settings
 from ledger.sample import generate_events
 from ledger.store.database import LedgerStore
 from ledger.store.messages import Message
+from projections.alerts import ENGINE_CACHE_FACTS, AlertsView
 from projections.service import Projections
 
 DEFAULT_PG = "postgresql://ledger:ledger-local-only@127.0.0.1:5432/ledger_test"
@@ -67,6 +77,7 @@ RAW_READS = 3
 FIRST_PAGE = 50
 WARMUP_CALLS = 3
 QUERY_SEED = 42
+CACHE_ENV = "BENCH_ALERT_CACHE_FACTS"
 
 
 @dataclass
@@ -77,6 +88,8 @@ class Figures:
     events: int
     load_s: float
     page: int = 0
+    project_s: float = 0.0
+    project_rss_mb: float = 0.0
     raw_s: list[float] = field(default_factory=list)
     rebuild_s: list[float] = field(default_factory=list)
     inventory_ms: list[float] = field(default_factory=list)
@@ -125,6 +138,57 @@ def _raw_read(store: LedgerStore, batch: int) -> tuple[int, float]:
         last = int(rows[-1]["seq"])
         count += len(records)
     return count, time.perf_counter() - started
+
+
+def _cache_budget(projections: Projections) -> None:
+    """``--alert-cache-facts`` (passed to the child in the environment): the alert engines' budget."""
+    budget = os.environ.get(CACHE_ENV)
+    if budget:
+        for view in projections.runner.views:
+            if isinstance(view, AlertsView):
+                view.cache_facts = int(budget)
+
+
+def _project_child(url: str, key_file: Path, n: int, profile: Path | None) -> tuple[float, float]:
+    """``project``'s catch-up of fresh views to the head in a spawned child; (seconds, peak RSS in MB)."""
+    command = [sys.executable, __file__, "--project-child", url, str(key_file), str(n)]
+    if profile is not None:
+        command.append(str(profile))
+    done = subprocess.run(command, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise SystemExit(f"project child failed ({done.returncode}):\n{done.stderr[-4000:]}")
+    answer = json.loads(done.stdout.strip().splitlines()[-1])
+    return float(answer["seconds"]), float(answer["maxrss_kb"]) / 1024
+
+
+def _run_project_child(url: str, key_file: str, n: int, profile: str | None) -> None:
+    """In the child: open the ledger, catch the views up, print seconds and peak RSS as one JSON line."""
+    ledger = Ledger.open(Settings(database_url=url, master_key_file=Path(key_file), batch_size=LOAD_BATCH))
+    try:
+        # As the ``project`` command builds it (parked expiry at the start of each pass).
+        projections = Projections(ledger.store, ledger.keys, ledger.codes, maintenance=ledger.expire_due)
+        _cache_budget(projections)
+        profiler = cProfile.Profile()
+        started = time.perf_counter()
+        applied = profiler.runcall(projections.catch_up) if profile else projections.catch_up()
+        seconds = time.perf_counter() - started
+        if profile:
+            profiler.dump_stats(profile)
+    finally:
+        ledger.close()
+    if applied != n:
+        raise SystemExit(f"project read {applied} of {n} events: not a fair run")
+    print(json.dumps({"seconds": seconds, "maxrss_kb": _peak_rss_kb()}))
+
+
+def _peak_rss_kb() -> int:
+    """This process's peak RSS in KiB: ``VmHWM`` of /proc/self/status. Not ``ru_maxrss``: Linux carries the
+    parent's peak into it across the fork (vfork) and exec that started this process."""
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # elsewhere: the best there is
 
 
 def _rebuild(projections: Projections, n: int, profile: Path | None) -> float:
@@ -198,12 +262,20 @@ def _measure(
         f"({n - len(events)} of them ledger-generated)",
         flush=True,
     )
+    profile = args.profile.with_suffix(f".{backend}.project.prof") if args.profile else None
+    fig.project_s, fig.project_rss_mb = _project_child(url, key_file, n, profile)
+    print(
+        f"[{backend}] project (catch-up of fresh views, child process) in {fig.project_s:.1f}s "
+        f"({n / fig.project_s:,.0f} ev/s), peak RSS {fig.project_rss_mb:.0f} MB",
+        flush=True,
+    )
     # The sample (millions of small objects) stays in memory for the next backend; frozen, so the
     # collector's full passes over it do not land in the timings (they added ~1.5 s pauses to queries).
     gc.collect()
     gc.freeze()
     try:
         projections = Projections(ledger.store, ledger.keys, ledger.codes)
+        _cache_budget(projections)
         batch = fig.page = projections.runner.batch_size
         # Raw reads interleaved with the rebuilds so drift on a noisy machine hits both alike.
         for i in range(max(RAW_READS, args.rebuilds + 1)):
@@ -254,16 +326,26 @@ def _measure(
 def _report(figs: list[Figures]) -> None:
     print()
     pages = ", ".join(sorted({str(f.page) for f in figs}))
+    print(
+        "ingest = N / load time (ingest path); project = N / time of catch_up() of fresh views (child "
+        "process, its peak RSS);"
+    )
     print(f"rebuild = N / time of rebuild('all'); raw = median of {RAW_READS} paged reads ({pages}/page)")
-    head = f"{'backend':<9} {'N':>8} {'load ev/s':>10} {'rebuild ev/s':>13} {'raw ev/s':>10} {'ratio':>6}"
+    head = (
+        f"{'backend':<9} {'N':>8} {'ingest ev/s':>11} {'project ev/s':>12} {'proj/ingest':>11} "
+        f"{'rebuild ev/s':>12} {'raw ev/s':>10} {'rebuild/raw':>11} {'project RSS':>11}"
+    )
     print(head)
     for f in figs:
+        ingest = f.events / f.load_s
+        project = f.events / f.project_s
         rebuild = f.events / statistics.median(f.rebuild_s)
         raw = f.events / statistics.median(f.raw_s)
         print(
-            f"{f.backend:<9} {f.events:>8} {f.events / f.load_s:>10,.0f} {rebuild:>13,.0f} {raw:>10,.0f} "
-            f"{rebuild / raw:>6.3f}"
+            f"{f.backend:<9} {f.events:>8} {ingest:>11,.0f} {project:>12,.0f} {project / ingest:>10.2f}x "
+            f"{rebuild:>12,.0f} {raw:>10,.0f} {rebuild / raw:>10.3f}x {f.project_rss_mb:>8.0f} MB"
         )
+    print("goals: project/ingest >= 1.5x, rebuild/raw >= 0.25x")
     print()
     print(f"{'backend':<9} {'query (ms, whole call)':<32} {'calls':>5} {'p50':>8} {'p99':>8} {'max':>8}")
     for f in figs:
@@ -294,15 +376,31 @@ def _drop_schema(base: str, schema: str) -> None:
 
 def main() -> None:
     """Run the benchmark and print its figures."""
+    if len(sys.argv) > 1 and sys.argv[1] == "--project-child":
+        _run_project_child(
+            sys.argv[2], sys.argv[3], int(sys.argv[4]), sys.argv[5] if len(sys.argv) > 5 else None
+        )
+        return
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--events", type=int, default=200_000, help="events in the PostgreSQL store")
     p.add_argument("--sqlite-events", type=int, help="events in the SQLite store (default: --events)")
     p.add_argument("--queries", type=int, default=200, help="timed calls per query")
     p.add_argument("--rebuilds", type=int, default=1, help="timed rebuilds of all views")
     p.add_argument("--backend", choices=("postgres", "sqlite", "both"), default="postgres")
-    p.add_argument("--profile", type=Path, help="cProfile the first rebuild into PROFILE.<backend>.prof")
+    p.add_argument(
+        "--profile",
+        type=Path,
+        help="cProfile the first rebuild into PROFILE.<backend>.prof, project into ...project.prof",
+    )
+    p.add_argument(
+        "--alert-cache-facts",
+        type=int,
+        help=f"facts the alert engines may hold in memory (default {ENGINE_CACHE_FACTS:,})",
+    )
     p.add_argument("--keep", action="store_true", help="keep the schema / SQLite file for inspection")
     args = p.parse_args()
+    if args.alert_cache_facts is not None:
+        os.environ[CACHE_ENV] = str(args.alert_cache_facts)
     base = os.environ.get("LEDGER_BENCH_DATABASE_URL", DEFAULT_PG)
     started = time.perf_counter()
     sizes = {"postgres": args.events, "sqlite": args.sqlite_events or args.events}

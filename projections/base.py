@@ -7,9 +7,10 @@ exactly "the store up to seq N" and replaying from zero gives the same rows.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cached_property
 from typing import Any, ClassVar, Protocol
 
 from ledger.domain.facts import Fact
@@ -35,6 +36,24 @@ class StoredFact:
         """The chain position."""
         return self.fact.seq
 
+    # Worked out once per stored event, whichever views of the batch ask (frozen: cached_property writes
+    # the instance dict directly).
+
+    @cached_property
+    def skeleton(self) -> dict[str, Any]:
+        """:func:`skeleton` of the payload. Shared by the views that ask: never change it."""
+        return skeleton(self.fact.payload)
+
+    @cached_property
+    def occurred_text(self) -> str:
+        """``utc(occurred_at)``."""
+        return utc(self.fact.occurred_at)
+
+    @cached_property
+    def recorded_text(self) -> str:
+        """``utc(recorded_at)``."""
+        return utc(self.fact.recorded_at)
+
 
 class View(Protocol):
     """One compliance view (spec section 6)."""
@@ -46,8 +65,12 @@ class View(Protocol):
         """Idempotent DDL of the view's tables."""
         ...
 
-    def apply(self, cur: SqlCursor, stored: StoredFact, ctx: Any) -> None:
-        """Update the view's rows for one stored event (inside the runner's transaction)."""
+    def apply_batch(self, cur: SqlCursor, facts: Sequence[StoredFact], ctx: Any) -> None:
+        """Update the view's rows for stored events in ``seq`` order (inside the runner's transaction).
+
+        The rows must be exactly those of applying the events one by one: a batch is only a way to read
+        and write in bulk.
+        """
         ...
 
     def reset(self) -> None:

@@ -7,6 +7,7 @@ import json
 import signal
 import sys
 import threading
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -19,8 +20,9 @@ from ledger.options import parse_instant_option, port_number, positive_int
 from ledger.store.database import sqlite_path
 from ledger.store.files import read_only_location
 from projections.base import ProjectionError
-from projections.leader import Leadership
 from projections.query_options import (
+    QUERY_OPTIONS,
+    QueryUsageError,
     UnknownSubjectError,
     check_actor_ref,
     check_query_options,
@@ -75,6 +77,8 @@ def cmd_project(args: argparse.Namespace) -> int:
         signal.signal(signal.SIGINT, lambda *_: stop.set())
         # PostgreSQL: several `project` processes may run; one leads (applies, expires, signs), the
         # others stand by (alive and ready: they take over when the leader's connection goes).
+        from projections.leader import Leadership
+
         leadership = Leadership(ledger.store) if ledger.store.dialect.is_postgres else None
         try:
             projections.runner.run_forever(
@@ -116,20 +120,30 @@ def cmd_query(args: argparse.Namespace) -> int:
         "severity": args.severity,
         "include_closed": args.include_closed,
         "limit": args.limit,
+        "cursor": args.cursor,
+        "all": args.all,
         "reason": args.reason,
     }
     checked = check_query_options(args.view, given)
+    paging = _page_options(args.view, checked)
     if checked.get("subject") is not None:
         checked["subject"] = check_subject_id(checked["subject"])
     if checked.get("actor") is not None:
         checked["actor"] = check_actor_ref(checked["actor"])
-    limit = checked.pop("limit", None)
     subject = checked.pop("subject", None)
     plaintext = QUERY_VIEWS.get(args.view)
     reason = checked.pop("reason", None)
     if plaintext is not None:
         reason = required_reason(reason, f"query {args.view}")
     as_of_given = parse_instant(args.as_of) if args.as_of else None
+    after = None
+    if paging is not None and paging.cursor is not None:
+        from projections.paging import decode_cursor
+
+        at, after = decode_cursor(paging.cursor, args.view, paging.digest(subject, checked))
+        if as_of_given is not None and as_of_given != at:
+            raise QueryUsageError("--as-of differs from the instant of --cursor (leave --as-of out)")
+        as_of_given = at
     settings = Settings.from_env()
     # The embedded default (SQLite) has no projection service: the views are brought up to date here,
     # unless the database file or its folder is read-only; then (as always on PostgreSQL, where
@@ -149,7 +163,18 @@ def cmd_query(args: argparse.Namespace) -> int:
         elif args.view in VIEW_NAMES:
             _check_views(ledger, args.view, embedded=db_file is not None)
         as_of = as_of_given or ledger.clock()
-        result = projections.query(args.view, as_of=as_of, subject=subject, **checked)
+        following = None
+        if paging is None or paging.every:
+            result = projections.query(args.view, as_of=as_of, subject=subject, **checked)
+        else:
+            page = projections.page(
+                args.view, as_of=as_of, limit=paging.limit, after=after, subject=subject, **checked
+            )
+            result = page.rows
+            if page.after is not None:
+                from projections.paging import encode_cursor
+
+                following = encode_cursor(args.view, paging.digest(subject, checked), as_of, page.after)
         if plaintext is not None and subject is not None and reason is not None:
             record_cli_read(ledger, subject, plaintext, reason)
     except ReadNotRecorded as exc:
@@ -163,10 +188,43 @@ def cmd_query(args: argparse.Namespace) -> int:
         return exit_codes.USAGE
     finally:
         ledger.close()
-    if limit is not None and isinstance(result, list):
-        result = result[:limit]
     _print(result)
+    if following is not None:
+        # stdout stays the JSON list of the page; where the next one starts goes to stderr.
+        print(
+            f"privacy-ledger: {len(result)} rows shown, more follow: the next page with --cursor {following} "
+            "(or --all for every row)",
+            file=sys.stderr,
+        )
     return exit_codes.OK
+
+
+@dataclass(frozen=True)
+class _Paging:
+    """Which page of a list view ``query`` prints."""
+
+    limit: int
+    cursor: str | None
+    every: bool
+
+    def digest(self, subject: str | None, filters: dict[str, Any]) -> str:
+        """The question a cursor continues: the filters (not the page options)."""
+        from projections.paging import filters_digest
+
+        return filters_digest("cli", {"subject": subject, **filters})
+
+
+def _page_options(view: str, checked: dict[str, Any]) -> _Paging | None:
+    """The page options taken out of ``checked`` (None for a view that is not a list of rows)."""
+    from projections.paging import DEFAULT_PAGE_SIZE
+    from projections.query_options import PAGE_OPTIONS
+
+    given = {name: checked.pop(name) for name in PAGE_OPTIONS if name in checked}
+    if "limit" not in QUERY_OPTIONS[view]:
+        return None
+    if given.get("all") and ("limit" in given or "cursor" in given):
+        raise QueryUsageError("--all prints every row: it takes neither --limit nor --cursor")
+    return _Paging(int(given.get("limit", DEFAULT_PAGE_SIZE)), given.get("cursor"), bool(given.get("all")))
 
 
 def _check_views(ledger: Ledger, view: str, *, embedded: bool) -> None:
@@ -243,7 +301,18 @@ def add_query_command(sub: Any) -> None:
         + ", ".join(sorted(set(SEVERITY.values()), key=list(_SEVERITIES).index)),
     )
     s.add_argument("--include-closed", action="store_true", help="requests: include closed ones")
-    s.add_argument("--limit", type=positive_int, help="at most this many rows (a positive integer)")
+    s.add_argument(
+        "--limit",
+        type=positive_int,
+        help="lists: rows per page (a positive integer, default 100); when more follow, stderr says so and "
+        "prints the --cursor of the next page",
+    )
+    s.add_argument(
+        "--cursor",
+        help="lists: the next page, continuing the query that printed this cursor (same view, filters and "
+        "instant)",
+    )
+    s.add_argument("--all", action="store_true", help="lists: every row, in one answer (for scripts)")
     from ledger.read_audit import add_reason_argument
 
     add_reason_argument(s, applies=" by inventory (it shows values decrypted)")

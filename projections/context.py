@@ -4,16 +4,16 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from ledger.domain.calendar import HolidayCalendar
 from ledger.domain.codes import CodeLists
 from ledger.domain.facts import Fact
-from ledger.events import record_stream
 from ledger.store.database import LedgerStore
 from ledger.store.dialect import InList, SqlCursor
+from ledger.streams import record_stream
 
 __all__ = ["ProjectionContext"]
 
@@ -102,6 +102,17 @@ class ProjectionContext:
         )
         return found + [s for s in others if s != survivor]
 
+    def families(self, at_seq: int) -> dict[str, list[str]]:
+        """:meth:`members` of every survivor that has merged subjects, in one pass over the merges (a
+        query resolving many subjects; a survivor not in it is its own only member)."""
+        out: dict[str, list[str]] = {}
+        for merged, (_, seq) in sorted(self._merges.items()):
+            if seq <= at_seq:
+                survivor = self.resolve(merged, at_seq)
+                if survivor != merged:
+                    out.setdefault(survivor, [survivor]).append(merged)
+        return out
+
     # -- history -----------------------------------------------------------------------------
 
     def subject_facts(self, cur: SqlCursor, subjects: Iterable[str], up_to_seq: int) -> list[Fact]:
@@ -115,6 +126,41 @@ class ProjectionContext:
         ).all()
         # The chain's subject_id column only finds the rows; the hashed record decides.
         return _facts(rows, lambda record: record.get("subject_id") in wanted)
+
+    def subject_histories(
+        self, cur: SqlCursor, wanted: Mapping[str, tuple[list[str], int]]
+    ) -> dict[str, list[Fact]]:
+        """:meth:`subject_facts` of several groups in one read: ``{key: (subjects, up_to_seq)}`` ->
+        ``{key: facts}``, each exactly what ``subject_facts(cur, subjects, up_to_seq)`` returns."""
+        out: dict[str, list[Fact]] = {key: [] for key in wanted}
+        if not wanted:
+            return out
+        owners: dict[str, list[tuple[str, int]]] = {}
+        for key, (subjects, up_to_seq) in wanted.items():
+            for subject in set(subjects):
+                owners.setdefault(subject, []).append((key, up_to_seq))
+        rows = cur.execute(
+            "SELECT c.seq, c.subject_id, e.state FROM {t:ledger_chain} c "
+            f"JOIN {self.store.events_table} e ON e.{self.store.notification_column} = c.notification_id "
+            "WHERE c.subject_id {in} AND c.seq <= ? ORDER BY c.seq",
+            (InList(sorted(owners)), max(up_to for _, up_to in wanted.values())),
+        ).all()
+        for r in rows:
+            seq = int(r["seq"])
+            takers = [key for key, up_to in owners[str(r["subject_id"])] if seq <= up_to]
+            if not takers:
+                continue
+            record = _record(r["state"])
+            # The chain's subject_id column only finds the rows; the hashed record decides.
+            named = record.get("subject_id")
+            fact: Fact | None = None
+            for key in takers:
+                if named in wanted[key][0]:
+                    fact = fact or Fact.from_record(record, seq)
+                    out[key].append(fact)
+                else:
+                    log.warning("ledger_chain row seq %s does not match its stored event; run verify", seq)
+        return out
 
     def stream_facts(self, cur: SqlCursor, stream_id: str, up_to_seq: int) -> list[Fact]:
         """Every stored fact of one stream (a rights request, a complaint), seq <= ``up_to_seq``."""

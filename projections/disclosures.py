@@ -22,7 +22,13 @@ from projections.base import StoredFact, dumps, utc
 from projections.context import ProjectionContext
 from projections.reading import ReadContext
 
-__all__ = ["ART19_NOTIFICATION_TYPES", "DISCLOSURE_EVENT_TYPES", "DisclosuresView", "list_disclosures"]
+__all__ = [
+    "ART19_NOTIFICATION_TYPES",
+    "DISCLOSURE_EVENT_TYPES",
+    "DisclosuresView",
+    "disclosures_page",
+    "list_disclosures",
+]
 
 DISCLOSURE_EVENT_TYPES: Final = ("DataShared", "TransferredInternationally")
 # The events recipients must be told about (Art 19), by RecipientNotified.notification_type.
@@ -56,6 +62,9 @@ class DisclosuresView:
             "transfer_classification TEXT NOT NULL, transfer_mechanism TEXT, categories TEXT NOT NULL, "
             "purpose TEXT, lawful_basis TEXT)",
             f"CREATE INDEX IF NOT EXISTS view_disclosures_shared_idx ON {rows} (shared_at)",
+            # The register's order, read page by page (disclosures_page).
+            f"CREATE INDEX IF NOT EXISTS view_disclosures_order_idx ON {rows} "
+            "(shared_at, disclosure_event_id)",
             f"CREATE INDEX IF NOT EXISTS view_disclosures_subject_idx ON {rows} (subject_id)",
             f"CREATE INDEX IF NOT EXISTS view_disclosures_recipient_idx ON {rows} (recipient_id)",
             f"CREATE TABLE IF NOT EXISTS {changes} (event_id TEXT PRIMARY KEY, seq {big} NOT NULL, "
@@ -71,15 +80,19 @@ class DisclosuresView:
     def reset(self) -> None:
         """No in-memory state."""
 
-    def apply(self, cur: SqlCursor, stored: StoredFact, ctx: ProjectionContext) -> None:
-        """Keep a disclosure row, an Art 19 trigger, or a recipient notice."""
-        fact = stored.fact
+    def apply_batch(self, cur: SqlCursor, facts: Sequence[StoredFact], ctx: ProjectionContext) -> None:
+        """Keep the disclosure rows, Art 19 triggers and recipient notices of the facts (one insert each)."""
+        rows: dict[str, list[Mapping[str, Any]]] = {table: [] for table in self.tables}
+        for stored in facts:
+            self._rows(stored.fact, ctx, rows)
+        for table, kept in rows.items():
+            _insert_many(cur, table, kept)
+
+    def _rows(self, fact: Fact, ctx: ProjectionContext, rows: dict[str, list[Mapping[str, Any]]]) -> None:
         if fact.event_type in DISCLOSURE_EVENT_TYPES:
-            _insert(cur, "view_disclosures", disclosure_row(fact, ctx))
+            rows["view_disclosures"].append(disclosure_row(fact, ctx))
         elif fact.event_type in ART19_NOTIFICATION_TYPES and fact.subject_id is not None:
-            _insert(
-                cur,
-                "view_disclosure_changes",
+            rows["view_disclosure_changes"].append(
                 {
                     "event_id": fact.event_id,
                     "seq": fact.seq,
@@ -94,9 +107,7 @@ class DisclosuresView:
             recipient, ref = _text(p.get("recipient_id")), _text(p.get("ref_event_id"))
             if recipient is None or ref is None:
                 return
-            _insert(
-                cur,
-                "view_disclosure_notices",
+            rows["view_disclosure_notices"].append(
                 {
                     "event_id": fact.event_id,
                     "seq": fact.seq,
@@ -169,33 +180,85 @@ def list_disclosures(
     resolve = _Resolver(rctx)
     pending = _art19_pending(cur, rows, resolve, as_of, members, recipient)
     alerts = alert_codes(cur, [str(r["disclosure_event_id"]) for r in rows])
-    out = []
-    for r in rows:
-        if classification is not None and r["transfer_classification"] != classification:
-            continue
-        event_id = str(r["disclosure_event_id"])
-        survivor = resolve(r["subject_id"])
-        out.append(
-            {
-                "disclosure_event_id": event_id,
-                "event_type": r["event_type"],
-                "subject_id": survivor,
-                "shared_at": r["shared_at"],
-                "recipient_id": r["recipient_id"],
-                "recipient_name": r["recipient_name"],
-                "recipient_category": r["recipient_category"],
-                "recipient_role": r["recipient_role"],
-                "recipient_country": r["recipient_country"],
-                "transfer_classification": r["transfer_classification"],
-                "transfer_mechanism": r["transfer_mechanism"],
-                "categories": json.loads(r["categories"]),
-                "purpose": r["purpose"],
-                "lawful_basis": r["lawful_basis"],
-                "alert_codes": alerts.get(event_id, []),
-                "art19_pending": pending.get((survivor, r["recipient_id"]), []),
-            }
-        )
-    return out
+    return [
+        _register_row(r, resolve, alerts, pending)
+        for r in rows
+        if classification is None or r["transfer_classification"] == classification
+    ]
+
+
+def disclosures_page(
+    cur: SqlCursor,
+    rctx: ReadContext,
+    *,
+    subject: str | None = None,
+    after: Sequence[str] | None = None,
+    limit: int,
+) -> tuple[list[dict[str, Any]], list[str] | None]:
+    """Rows of :func:`list_disclosures` (same order, same values) after the sort key ``after`` (shared_at,
+    event id), at most ``limit``, and the key of the last one if more follow.
+
+    The database reads the page's rows in index order (``LIMIT``); the Art 19 items of a row depend on
+    every row of its (resolved subject, recipient) pair, so those pairs' rows are read too: the cost
+    follows the page's subjects and recipients, not the size of the register.
+    """
+    as_of = utc(rctx.as_of)
+    sql = "SELECT * FROM {t:view_disclosures} WHERE shared_at <= ?"
+    params: list[Any] = [as_of]
+    if subject is not None:
+        sql += " AND subject_id {in}"
+        params.append(InList(rctx.members(rctx.resolve(subject))))
+    if after is not None:
+        sql += " AND (shared_at > ? OR (shared_at = ? AND disclosure_event_id > ?))"
+        params.extend([after[0], after[0], after[1]])
+    rows = cur.execute(sql + " ORDER BY shared_at, disclosure_event_id LIMIT ?", [*params, limit + 1]).all()
+    more = len(rows) > limit
+    rows = rows[:limit]
+    resolve = _Resolver(rctx)
+    survivors = sorted({s for s in (resolve(r["subject_id"]) for r in rows) if s is not None})
+    members = sorted({m for s in survivors for m in rctx.members(s)})
+    recipients = sorted({str(r["recipient_id"]) for r in rows if r["recipient_id"] is not None})
+    peers: list[dict[str, Any]] = []
+    if members and recipients:
+        peers = cur.execute(
+            "SELECT * FROM {t:view_disclosures} "
+            "WHERE shared_at <= ? AND subject_id {in} AND recipient_id {in}",
+            [as_of, InList(members), InList(recipients)],
+        ).all()
+    pending = _art19_pending(cur, peers, resolve, as_of, members, None, recipients=recipients)
+    alerts = alert_codes(cur, [str(r["disclosure_event_id"]) for r in rows])
+    out = [_register_row(r, resolve, alerts, pending) for r in rows]
+    last = rows[-1] if more and rows else None
+    return out, None if last is None else [str(last["shared_at"]), str(last["disclosure_event_id"])]
+
+
+def _register_row(
+    r: Mapping[str, Any],
+    resolve: _Resolver,
+    alerts: Mapping[str, list[str]],
+    pending: Mapping[tuple[str | None, Any], list[dict[str, str]]],
+) -> dict[str, Any]:
+    """One 6.2 row of a stored disclosure."""
+    event_id = str(r["disclosure_event_id"])
+    survivor = resolve(r["subject_id"])
+    return {
+        "disclosure_event_id": event_id,
+        "event_type": r["event_type"],
+        "subject_id": survivor,
+        "shared_at": r["shared_at"],
+        "recipient_id": r["recipient_id"],
+        "recipient_name": r["recipient_name"],
+        "recipient_category": r["recipient_category"],
+        "recipient_role": r["recipient_role"],
+        "recipient_country": r["recipient_country"],
+        "transfer_classification": r["transfer_classification"],
+        "transfer_mechanism": r["transfer_mechanism"],
+        "categories": json.loads(r["categories"]),
+        "purpose": r["purpose"],
+        "lawful_basis": r["lawful_basis"],
+        "alert_codes": alerts.get(event_id, []),
+        "art19_pending": pending.get((survivor, r["recipient_id"]), []),
+    }
 
 
 def alert_codes(cur: SqlCursor, event_ids: Sequence[str]) -> dict[str, list[str]]:
@@ -238,8 +301,12 @@ def _art19_pending(
     as_of: str,
     members: Sequence[str] | None,
     recipient: str | None,
+    *,
+    recipients: Sequence[str] | None = None,
 ) -> dict[tuple[str | None, Any], list[dict[str, str]]]:
-    """Pending ``{notification_type, ref_event_id}`` per (resolved subject, recipient), spec 6.2."""
+    """Pending ``{notification_type, ref_event_id}`` per (resolved subject, recipient), spec 6.2.
+
+    ``recipients``: only the notices to these recipients are read (a page's rows name no other)."""
     if not rows:
         return {}
     sql = "SELECT * FROM {t:view_disclosure_changes} WHERE occurred_at <= ?"
@@ -255,6 +322,9 @@ def _art19_pending(
     if recipient is not None:
         sql += " AND recipient_id = ?"
         params.append(recipient)
+    if recipients is not None:
+        sql += " AND recipient_id {in}"
+        params.append(InList(recipients))
     cleared = {(str(n["recipient_id"]), str(n["ref_event_id"])) for n in cur.execute(sql, params).all()}
     found: dict[tuple[str | None, Any], dict[str, tuple[str, int, str]]] = defaultdict(dict)
     for row in rows:
@@ -305,9 +375,9 @@ def _text(value: Any) -> str | None:
     return value if isinstance(value, str) else None
 
 
-def _insert(cur: SqlCursor, table: str, row: Mapping[str, Any]) -> None:
-    columns = list(row)
-    cur.execute(
-        f"INSERT INTO {{t:{table}}} ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})",
-        [row[c] for c in columns],
-    )
+def _insert_many(cur: SqlCursor, table: str, rows: Sequence[Mapping[str, Any]]) -> None:
+    """One bulk insert of rows that all have the same columns."""
+    if not rows:
+        return
+    columns = list(rows[0])
+    cur.insert_rows(table, columns, [[row[c] for c in columns] for row in rows])

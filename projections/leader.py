@@ -28,7 +28,6 @@ import socket
 from typing import Any
 
 from eventsourcing.persistence import PersistenceError
-from psycopg_pool import PoolTimeout
 
 from ledger.store.database import LedgerStore
 from ledger.store.dialect import SqlCursor
@@ -101,6 +100,7 @@ class Leadership:
         if self.leading:
             return True
         import psycopg
+        from psycopg_pool import PoolTimeout
 
         try:
             conn = self._connect()

@@ -23,6 +23,13 @@ from projections.subject_facts import SubjectFactsView
 __all__ = ["NoticesView", "list_notices"]
 
 _DISCLOSURES = frozenset({"DataShared", "TransferredInternationally"})
+# The payload fields ``keep`` reads, by event type (the events it keeps).
+_READ: dict[str, tuple[str, ...]] = {
+    "DataCollected": ("source", "art14_exemption"),
+    "DataUsed": ("channel",),
+    "PrivacyNoticeProvided": ("article", "notice_version"),
+    **{kind: () for kind in _DISCLOSURES},
+}
 
 
 class NoticesView(SubjectFactsView):
@@ -32,8 +39,16 @@ class NoticesView(SubjectFactsView):
 
     def keep(self, fact: Fact) -> tuple[bool, dict[str, Any]] | None:
         """The facts ``evaluate_notices`` reads, trimmed to the fields it reads."""
-        p = skeleton(fact.payload)
         kind = fact.event_type
+        read = _READ.get(kind)
+        if read is None:
+            return None
+        payload = fact.payload
+        if "enc" in payload and "kid" in payload:
+            p = skeleton(payload)  # (never so: a payload is not an envelope; kept exact all the same)
+        else:
+            # Only the fields read, copied without envelopes (skeleton works field by field).
+            p = skeleton({k: payload[k] for k in read if k in payload})
         if kind == "DataCollected":
             source = p.get("source")
             source_type = source.get("type") if isinstance(source, dict) else None

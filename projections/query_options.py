@@ -17,6 +17,7 @@ __all__ = [
     "ALERT_CODES",
     "ALERT_STATUSES",
     "NOTICE_STATUSES",
+    "PAGE_OPTIONS",
     "QUERY_OPTIONS",
     "RETENTION_STATUSES",
     "SEVERITIES",
@@ -45,19 +46,22 @@ SEVERITIES: Final = ("critical", "high", "medium", "low", "info")
 ALERT_CODES: Final = tuple(sorted(SEVERITY))
 
 # The options of `privacy-ledger query VIEW` besides --as-of, which every view takes.
+# --limit, --cursor and --all: the page of a list (projections.paging); the API takes limit and cursor.
 QUERY_OPTIONS: Final[Mapping[str, tuple[str, ...]]] = {
-    "requests": ("subject", "include_closed", "limit"),
-    "complaints": ("subject", "limit"),
-    "alerts": ("subject", "status", "code", "severity", "limit"),
-    "disclosures": ("subject", "limit"),
+    "requests": ("subject", "include_closed", "limit", "cursor", "all"),
+    "complaints": ("subject", "limit", "cursor", "all"),
+    "alerts": ("subject", "status", "code", "severity", "limit", "cursor", "all"),
+    "disclosures": ("subject", "limit", "cursor", "all"),
     "ropa": (),
-    "notices": ("subject", "status", "limit"),
-    "retention": ("subject", "status", "limit"),
+    "notices": ("subject", "status", "limit", "cursor", "all"),
+    "retention": ("subject", "status", "limit", "cursor", "all"),
     "inventory": ("subject", "reason"),  # --reason: the read is recorded (spec 8; ledger.read_audit)
     "consent": ("subject",),
     "portability": ("subject",),
-    "reads": ("subject", "actor", "limit"),
+    "reads": ("subject", "actor", "limit", "cursor", "all"),
 }
+# The options that choose a page rather than the question (not part of a cursor's question).
+PAGE_OPTIONS: Final = ("limit", "cursor", "all")
 
 _CLOSED: Final[Mapping[tuple[str, str], tuple[str, ...]]] = {
     ("alerts", "status"): ALERT_STATUSES,

@@ -38,6 +38,8 @@ class ReadContext:
     cur: SqlCursor
     _aead: dict[str, AESGCM | None] = field(default_factory=dict)
     _records: dict[str, dict[str, Any]] = field(default_factory=dict)
+    _merges_read: bool = False  # merges are read once per query (a page resolves each of its rows)
+    _families: dict[str, list[str]] | None = None
 
     @property
     def head_seq(self) -> int:
@@ -47,13 +49,20 @@ class ReadContext:
 
     def resolve(self, subject_id: str) -> str:
         """The survivor a subject resolves to now."""
-        self.ctx.load_merges(self.cur)
+        self._load_merges()
         return self.ctx.resolve(subject_id, 1 << 62)
 
     def members(self, survivor: str) -> list[str]:
         """The survivor and every subject merged into it, now."""
-        self.ctx.load_merges(self.cur)
-        return self.ctx.members(survivor, 1 << 62)
+        self._load_merges()
+        if self._families is None:
+            self._families = self.ctx.families(1 << 62)
+        return list(self._families.get(survivor, [survivor]))
+
+    def _load_merges(self) -> None:
+        if not self._merges_read:
+            self.ctx.load_merges(self.cur)
+            self._merges_read = True
 
     def subject_facts(self, subject_id: str) -> list[Fact]:
         """Every stored fact of the subject's resolution set (replayed from the store, seq order)."""

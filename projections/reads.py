@@ -10,7 +10,7 @@ personal value; a staff user's name is looked up in the staff directory at query
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar, Final
 
 from ledger.store.dialect import Dialect, InList, SqlCursor
@@ -45,27 +45,32 @@ class ReadsView:
     def reset(self) -> None:
         """No in-memory state."""
 
-    def apply(self, cur: SqlCursor, stored: StoredFact, ctx: ProjectionContext) -> None:
-        """Keep a row for a ``PersonalDataViewed``; every other event is not a read."""
-        fact = stored.fact
-        if fact.event_type != READ_EVENT_TYPE or fact.subject_id is None:
-            return
-        p = fact.payload  # validated as the ledger's own: codes and opaque ids only
-        cur.execute(
+    def apply_batch(self, cur: SqlCursor, facts: Sequence[StoredFact], ctx: ProjectionContext) -> None:
+        """Keep a row for each ``PersonalDataViewed``; every other event is not a read."""
+        rows = []
+        for stored in facts:
+            fact = stored.fact
+            if fact.event_type != READ_EVENT_TYPE or fact.subject_id is None:
+                continue
+            p = fact.payload  # validated as the ledger's own: codes and opaque ids only
+            rows.append(
+                (
+                    fact.event_id,
+                    fact.seq,
+                    fact.subject_id,
+                    utc(fact.occurred_at),
+                    str(p["actor_ref"]),
+                    str(p["role"]),
+                    str(p["view"]),
+                    str(p["reason"]),
+                    str(p["interface"]),
+                    _text(p.get("case_id")),
+                )
+            )
+        cur.executemany(
             "INSERT INTO {t:view_reads} (event_id, seq, subject_id, read_at, actor_ref, role, read_view, "
             "reason, interface, case_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (
-                fact.event_id,
-                fact.seq,
-                fact.subject_id,
-                utc(fact.occurred_at),
-                str(p["actor_ref"]),
-                str(p["role"]),
-                str(p["view"]),
-                str(p["reason"]),
-                str(p["interface"]),
-                _text(p.get("case_id")),
-            ),
+            rows,
         )
 
 

@@ -39,6 +39,20 @@ DEFAULT_DPV_MAPPING_PATH = data_path("schemas", "dpv-mapping.json")
 COUNTED_EVENT_TYPES: Final = ("DataCollected", "DataUsed", "DataShared", "TransferredInternationally")
 _DISCLOSURES: Final = ("DataShared", "TransferredInternationally")
 _ALL: Final = "*"
+# The columns of each table, in the order the rows are built.
+_COLUMNS: Final = {
+    "view_ropa_entries": (
+        *("event_id", "entry_no", "seq", "event_type", "occurred_at", "subject_id", "purpose"),
+        *("lawful_basis", "recipient_category", "recipient_country", "transfer_classification"),
+        "ropa_mechanism",
+    ),
+    "view_ropa_categories": ("event_id", "entry_no", "category", "purpose", "occurred_at"),
+    "view_ropa_roles": ("event_id", "role", "seq", "occurred_at", "subject_id", "change"),
+    "view_ropa_retention": (
+        *("event_id", "category", "seq", "occurred_at", "subject_id", "rule_id", "trigger_date"),
+        "retain_until",
+    ),
+}
 
 
 class RopaView:
@@ -78,12 +92,18 @@ class RopaView:
     def reset(self) -> None:
         """No in-memory state."""
 
-    def apply(self, cur: SqlCursor, stored: StoredFact, ctx: ProjectionContext) -> None:
-        """Keep the counted entries, role changes and retention assignments of one event."""
-        fact = stored.fact
+    def apply_batch(self, cur: SqlCursor, facts: Sequence[StoredFact], ctx: ProjectionContext) -> None:
+        """Keep the counted entries, role changes and retention assignments of the facts (bulk inserts)."""
+        rows: dict[str, list[tuple[Any, ...]]] = {table: [] for table in _COLUMNS}
+        for stored in facts:
+            self._rows(stored.fact, ctx, rows)
+        for table, kept in rows.items():
+            cur.insert_rows(table, _COLUMNS[table], kept)
+
+    def _rows(self, fact: Fact, ctx: ProjectionContext, rows: dict[str, list[tuple[Any, ...]]]) -> None:
         kind = fact.event_type
         if kind in COUNTED_EVENT_TYPES:
-            self._entries(cur, fact, ctx)
+            self._entries(fact, ctx, rows["view_ropa_entries"], rows["view_ropa_categories"])
         elif kind in ("SubjectRegistered", "SubjectRoleChanged") and fact.subject_id is not None:
             p = fact.payload
             if kind == "SubjectRegistered":
@@ -91,41 +111,37 @@ class RopaView:
             else:
                 role, change = _text(p.get("role")), _text(p.get("change"))
                 changes = [(role, change)] if role is not None and change is not None else []
-            cur.executemany(
-                "INSERT INTO {t:view_ropa_roles} (event_id, role, seq, occurred_at, subject_id, change) "
-                "VALUES (?, ?, ?, ?, ?, ?)",
-                [
-                    (fact.event_id, role, fact.seq, utc(fact.occurred_at), fact.subject_id, change)
-                    for role, change in changes
-                ],
+            rows["view_ropa_roles"].extend(
+                (fact.event_id, role, fact.seq, utc(fact.occurred_at), fact.subject_id, change)
+                for role, change in changes
             )
         elif kind == "RetentionScheduleAssigned":
             p = fact.payload
             rule_id = _text(p.get("rule_id"))
             if rule_id is None:
                 return
-            cur.executemany(
-                "INSERT INTO {t:view_ropa_retention} (event_id, category, seq, occurred_at, subject_id, "
-                "rule_id, trigger_date, retain_until) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                [
-                    (
-                        fact.event_id,
-                        category,
-                        fact.seq,
-                        utc(fact.occurred_at),
-                        fact.subject_id,
-                        rule_id,
-                        _text(p.get("trigger_date")),
-                        _text(p.get("retain_until")),
-                    )
-                    for category in sorted(_codes(p.get("categories")))
-                ],
+            rows["view_ropa_retention"].extend(
+                (
+                    fact.event_id,
+                    category,
+                    fact.seq,
+                    utc(fact.occurred_at),
+                    fact.subject_id,
+                    rule_id,
+                    _text(p.get("trigger_date")),
+                    _text(p.get("retain_until")),
+                )
+                for category in sorted(_codes(p.get("categories")))
             )
 
-    def _entries(self, cur: SqlCursor, fact: Fact, ctx: ProjectionContext) -> None:
+    def _entries(
+        self,
+        fact: Fact,
+        ctx: ProjectionContext,
+        entries: list[tuple[Any, ...]],
+        category_rows: list[tuple[Any, ...]],
+    ) -> None:
         occurred = utc(fact.occurred_at)
-        entries: list[tuple[Any, ...]] = []
-        category_rows: list[tuple[Any, ...]] = []
         for no, e in enumerate(counted_entries(fact, ctx)):
             entries.append(
                 (
@@ -135,17 +151,6 @@ class RopaView:
                 )
             )
             category_rows.extend((fact.event_id, no, c, e.purpose, occurred) for c in e.categories)
-        cur.executemany(
-            "INSERT INTO {t:view_ropa_entries} (event_id, entry_no, seq, event_type, occurred_at, "
-            "subject_id, purpose, lawful_basis, recipient_category, recipient_country, "
-            "transfer_classification, ropa_mechanism) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            entries,
-        )
-        cur.executemany(
-            "INSERT INTO {t:view_ropa_categories} (event_id, entry_no, category, purpose, occurred_at) "
-            "VALUES (?, ?, ?, ?, ?)",
-            category_rows,
-        )
 
 
 class Entry(NamedTuple):

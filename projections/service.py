@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -13,6 +13,7 @@ from ledger.store.database import LedgerStore
 from ledger.store.keystore import KeyStore
 from projections.base import ProjectionError, View
 from projections.context import ProjectionContext
+from projections.paging import Page, keyset_after, offset_after
 from projections.query_options import (
     UnknownSubjectError,
     check_actor_ref,
@@ -120,6 +121,52 @@ class Projections:
         rows, total = self._answer(name, as_of, subject, filters, window=slice(offset, offset + limit))
         return rows, total
 
+    def page(
+        self,
+        name: str,
+        *,
+        as_of: datetime,
+        limit: int,
+        after: Sequence[Any] | None = None,
+        subject: str | None = None,
+        **filters: Any,
+    ) -> Page:
+        """One page of a list view's answer (the rows :meth:`query` gives, in its order): at most
+        ``limit`` rows after the position ``after`` (None: from the first row), and the position after the
+        last row if more follow (``projections.paging``).
+
+        The request queue (no subject), the alerts and the disclosure register are read page by page from
+        their tables in their sort order (keyset); the other lists, a subject's requests and the queue at
+        a past ``as_of`` are computed whole and cut (offset). A position of the other kind, or of another
+        list, raises ``CursorError``.
+        """
+        if name not in VIEW_NAMES or name == "ropa":
+            raise ProjectionError(f"{name} is not a list of rows")
+        if limit < 1:
+            raise ProjectionError("a page holds at least one row")
+        checked = check_query_options(name, {"subject": subject, **filters})
+        subject = checked.pop("subject", None)
+        if subject is not None:
+            subject = check_subject_id(subject)
+        if checked.get("actor") is not None:
+            checked["actor"] = check_actor_ref(checked["actor"])
+        with self.store.read() as cur:
+            rctx = ReadContext(store=self.store, keys=self.keys, ctx=self.ctx, as_of=as_of, cur=cur)
+            if subject is not None and not _holds_subject(cur, rctx, subject):
+                raise UnknownSubjectError(f"unknown subject {subject}: the ledger holds no event for it")
+            keyed = _keyset_page(cur, rctx, name, subject, checked, after, limit)
+            if keyed is not None:
+                return keyed
+            start = offset_after(after)
+            if name == "requests":
+                queue = _request_rows(cur, rctx, subject, checked)
+                rows = _request_json(cur, rctx, queue[start : start + limit])
+                total = len(queue)
+            else:
+                every = _HANDLERS[name](cur, rctx, subject, checked)
+                rows, total = every[start : start + limit], len(every)
+            return Page(rows, ["o", start + limit] if start + limit < total else None)
+
     def _answer(
         self,
         name: str,
@@ -155,6 +202,54 @@ class Projections:
                 return _request_json(cur, rctx, queue[window]), len(queue)
             rows = handler(cur, rctx, subject, checked)
             return rows[window], len(rows)
+
+
+def _keyset_page(
+    cur: Any,
+    rctx: ReadContext,
+    name: str,
+    subject: str | None,
+    f: dict[str, Any],
+    after: Sequence[Any] | None,
+    limit: int,
+) -> Page | None:
+    """The page read in the list's own order from its tables, or None where the list is cut from its
+    whole answer (see :meth:`Projections.page`)."""
+    if name == "disclosures":
+        from projections.disclosures import disclosures_page
+
+        rows, last = disclosures_page(
+            cur, rctx, subject=subject, after=keyset_after(after, str, str), limit=limit
+        )
+    elif name == "alerts":
+        from projections.alerts_query import alerts_page
+
+        rows, last = alerts_page(
+            cur,
+            rctx,
+            code=f.get("code"),
+            severity=f.get("severity"),
+            subject=subject,
+            status=f.get("status"),
+            after=keyset_after(after, int, str, str, str),
+            limit=limit,
+        )
+    elif name == "requests" and subject is None:
+        from projections.requests import queue_page
+
+        queue, last = queue_page(
+            cur,
+            rctx.ctx,
+            rctx.as_of,
+            include_closed=bool(f.get("include_closed")),
+            resolve=rctx.resolve,
+            after=keyset_after(after, int, str, str, str),
+            limit=limit,
+        )
+        rows = _request_json(cur, rctx, queue)
+    else:
+        return None
+    return Page(rows, None if last is None else ["k", *last])
 
 
 def _holds_subject(cur: Any, rctx: ReadContext, subject: str) -> bool:

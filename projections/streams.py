@@ -8,7 +8,7 @@ folds them with the pure clock of ``ledger.domain`` at the asked instant.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any, ClassVar
 
@@ -16,9 +16,21 @@ from ledger.domain.catalogue import EVENT_TYPES, StreamKind
 from ledger.domain.facts import Fact
 from ledger.domain.timeutil import canonical_timestamp
 from ledger.store.dialect import Dialect, InList, SqlCursor
-from projections.base import StoredFact, dumps, skeleton, utc
+from projections.base import StoredFact, dumps, utc
 
 __all__ = ["StreamView"]
+
+_FACT_COLUMNS = (
+    *("entity_id", "seq", "event_id", "event_type", "occurred_at", "recorded_at", "subject_id"),
+    "payload",
+)
+_SUMMARY_COLUMNS = ("entity_id", "subject_id", "received_at", "closed_at", "last_seq", "summary")
+
+
+def in_kind(stored: StoredFact, kind: StreamKind) -> bool:
+    """True if the stored event belongs to a stream of ``kind``."""
+    spec = EVENT_TYPES.get(stored.fact.event_type)
+    return spec is not None and spec.stream is kind
 
 
 class StreamView:
@@ -58,43 +70,60 @@ class StreamView:
     def reset(self) -> None:
         """No in-memory state."""
 
-    def apply(self, cur: SqlCursor, stored: StoredFact, ctx: Any) -> None:
-        """Keep the event if it belongs to this kind of stream, then refresh the stream's summary."""
-        fact = stored.fact
-        spec = EVENT_TYPES.get(fact.event_type)
-        if spec is None or spec.stream is not self.kind:
+    def apply_batch(self, cur: SqlCursor, facts: Sequence[StoredFact], ctx: Any) -> None:
+        """Keep the events of this kind of stream, then refresh each touched stream's summary.
+
+        One read of the touched streams' kept facts, one insert of the new ones, and one rewrite of their
+        summaries; the hook runs after each event on the stream's facts up to that event, as it would
+        one event at a time.
+        """
+        mine = [stored for stored in facts if in_kind(stored, self.kind)]
+        if not mine:
             return
-        entity = str(fact.payload.get(self.id_field, ""))
-        cur.execute(
-            f"INSERT INTO {{t:{self.facts_table}}} (entity_id, seq, event_id, event_type, occurred_at, "
-            "recorded_at, subject_id, payload) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            (
-                entity,
-                fact.seq,
-                fact.event_id,
-                fact.event_type,
-                utc(fact.occurred_at),
-                utc(fact.recorded_at),
-                fact.subject_id,
-                dumps(skeleton(fact.payload)),
-            ),
-        )
-        facts = self.load(cur, [entity])[entity]
-        summary = self.summarise(facts, ctx)
-        cur.execute(f"DELETE FROM {{t:{self.table}}} WHERE entity_id = ?", (entity,))
-        cur.execute(
-            f"INSERT INTO {{t:{self.table}}} (entity_id, subject_id, received_at, closed_at, last_seq, "
-            "summary) VALUES (?, ?, ?, ?, ?, ?)",
-            (
-                entity,
-                summary.get("subject_id"),
-                summary.get("received_at"),
-                summary.get("closed_at"),
-                fact.seq,
-                dumps(summary),
-            ),
-        )
-        self.after_update(cur, entity, facts, fact, ctx)
+        rows: list[tuple[Any, ...]] = []
+        for stored in mine:
+            fact = stored.fact
+            entity = str(fact.payload.get(self.id_field, ""))
+            rows.append(
+                (
+                    entity,
+                    fact.seq,
+                    fact.event_id,
+                    fact.event_type,
+                    stored.occurred_text,
+                    stored.recorded_text,
+                    fact.subject_id,
+                    dumps(stored.skeleton),
+                )
+            )
+        kept = self.load(cur, [row[0] for row in rows])
+        cur.insert_rows(self.facts_table, _FACT_COLUMNS, rows)
+        latest: dict[str, tuple[list[Fact], Fact]] = {}
+        for stored, row in zip(mine, rows, strict=True):
+            entity = row[0]
+            # The fact as ``load`` would read it back from its row.
+            stream = kept[entity]
+            stream.append(_fact(dict(zip(_FACT_COLUMNS, row, strict=True))))
+            latest[entity] = (stream, stored.fact)
+            self.after_update(cur, entity, stream, stored.fact, ctx)
+        entities = sorted(latest)
+        for start in range(0, len(entities), 1000):
+            chunk = InList(entities[start : start + 1000])
+            cur.execute(f"DELETE FROM {{t:{self.table}}} WHERE entity_id {{in}}", (chunk,))
+        summaries = []
+        for entity, (stream, fact) in latest.items():
+            summary = self.summarise(stream, ctx)
+            summaries.append(
+                (
+                    entity,
+                    summary.get("subject_id"),
+                    summary.get("received_at"),
+                    summary.get("closed_at"),
+                    fact.seq,
+                    dumps(summary),
+                )
+            )
+        cur.insert_rows(self.table, _SUMMARY_COLUMNS, summaries)
 
     def summarise(self, facts: list[Fact], ctx: Any) -> dict[str, Any]:
         """The stored summary of a stream (receipt, closure, subject) from all its facts."""

@@ -8,7 +8,7 @@ subjects' resolution sets. The notices and retention views are built on it.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any, ClassVar
 
@@ -20,6 +20,7 @@ from projections.reading import ReadContext
 __all__ = ["SubjectFactsView"]
 
 _CHUNK = 500  # subjects per IN list for the few subjects only reachable through a merge
+_COLUMNS = ("seq", "subject_id", "event_id", "event_type", "occurred_at", "recorded_at", "anchor", "payload")
 
 
 class SubjectFactsView:
@@ -55,29 +56,30 @@ class SubjectFactsView:
     def reset(self) -> None:
         """No in-memory state."""
 
-    def apply(self, cur: SqlCursor, stored: StoredFact, ctx: Any) -> None:
-        """Insert the fact's row if the view keeps it (facts without a subject are never kept)."""
-        fact = stored.fact
-        if fact.subject_id is None:
-            return
-        kept = self.keep(fact)
-        if kept is None:
-            return
-        anchor, payload = kept
-        cur.execute(
-            f"INSERT INTO {{t:{self.table}}} (seq, subject_id, event_id, event_type, occurred_at, "
-            "recorded_at, anchor, payload) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            (
-                fact.seq,
-                fact.subject_id,
-                fact.event_id,
-                fact.event_type,
-                utc(fact.occurred_at),
-                utc(fact.recorded_at),
-                1 if anchor else 0,
-                dumps(payload),
-            ),
-        )
+    def apply_batch(self, cur: SqlCursor, facts: Sequence[StoredFact], ctx: Any) -> None:
+        """Insert the rows of the facts the view keeps (facts without a subject are never kept)."""
+        rows = []
+        for stored in facts:
+            fact = stored.fact
+            if fact.subject_id is None:
+                continue
+            kept = self.keep(fact)
+            if kept is None:
+                continue
+            anchor, payload = kept
+            rows.append(
+                (
+                    fact.seq,
+                    fact.subject_id,
+                    fact.event_id,
+                    fact.event_type,
+                    stored.occurred_text,
+                    stored.recorded_text,
+                    1 if anchor else 0,
+                    dumps(payload),
+                )
+            )
+        cur.insert_rows(self.table, _COLUMNS, rows)
 
     # -- reading -----------------------------------------------------------------------------
 

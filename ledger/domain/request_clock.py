@@ -25,6 +25,7 @@ __all__ = [
     "Pause",
     "RequestRow",
     "evaluate_request",
+    "queue_key",
     "sort_queue",
 ]
 
@@ -332,6 +333,12 @@ def _queue_key(row: RequestRow) -> tuple[int, date, str, str]:
         group = 3  # closed rows, if a caller lists them, come after everything outstanding
     due = row.due_date if group < 2 and row.due_date else date.max
     return (group, due, row.received_at, row.request_id)
+
+
+def queue_key(row: RequestRow) -> tuple[int, date, str, str]:
+    """The 6.4 sort key of one row: (group, due date, received_at, request id); group 0 overdue, 1 open
+    or extended, 2 paused or awaiting, 3 closed."""
+    return _queue_key(row)
 
 
 def sort_queue(rows: Iterable[RequestRow]) -> list[RequestRow]:

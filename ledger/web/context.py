@@ -16,6 +16,7 @@ from ledger.config import Settings
 from ledger.web.identity import Directory, Principal
 from ledger.web.roles import Interface, ReadReason, View
 from ledger.web.sessions import LoginLimiter, SessionStore
+from projections.paging import Page
 from projections.service import Projections
 
 __all__ = ["WebContext"]
@@ -88,6 +89,23 @@ class WebContext:
         return self.projections.query_page(
             view, as_of=as_of, subject=subject, offset=offset, limit=limit, **filters
         )
+
+    def page(
+        self,
+        view: str,
+        *,
+        as_of: datetime,
+        subject: str | None,
+        filters: dict[str, Any],
+        after: list[Any] | None,
+        limit: int,
+    ) -> Page:
+        """One page of a list view from the position ``after`` (``Projections.page``; views brought up
+        to date first on SQLite, as :meth:`query`)."""
+        if self.embedded:
+            with self._catching_up:
+                self.projections.catch_up()
+        return self.projections.page(view, as_of=as_of, limit=limit, after=after, subject=subject, **filters)
 
     def record_read(
         self,

@@ -22,7 +22,7 @@ from typing import Any
 from ledger.domain.timeutil import canonical_timestamp, format_instant
 from ledger.web.params import invalid
 
-__all__ = ["Cursor", "csv_rows", "filters_digest", "page", "page_of"]
+__all__ = ["Cursor", "csv_rows", "filters_digest", "page", "page_at", "page_of"]
 
 _MAX_CURSOR_CHARS = 512
 # A cell starting with one of these is a formula to a spreadsheet (CSV injection): it gets a quote.
@@ -44,6 +44,7 @@ class Cursor:
     as_of: datetime
     offset: int
     after: tuple[str, str] | None = None  # keyset position, for lists read page by page (dead letters)
+    position: list[Any] | None = None  # a view's page position (projections.paging), when not an offset
 
     def encode(self) -> str:
         """The opaque text form."""
@@ -55,6 +56,8 @@ class Cursor:
         }
         if self.after is not None:
             doc["k"] = list(self.after)
+        if self.position is not None:
+            doc["p"] = self.position
         raw = json.dumps(doc, separators=(",", ":")).encode()
         return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
@@ -72,12 +75,16 @@ class Cursor:
             after = doc.get("k")
             if after is not None and not (isinstance(after, list) and len(after) == 2):
                 raise ValueError("bad keyset")
+            position = doc.get("p")
+            if position is not None and not isinstance(position, list):
+                raise ValueError("bad position")
             cursor = cls(
                 str(doc["v"]),
                 str(doc["f"]),
                 canonical_timestamp(str(doc["a"])),
                 int(doc["o"]),
                 None if after is None else (str(after[0]), str(after[1])),
+                position,
             )
         except (binascii.Error, ValueError, KeyError, TypeError, UnicodeDecodeError):
             raise bad from None
@@ -106,6 +113,27 @@ def page_of(
         "limit": limit,
         "items": chunk,
         "next_cursor": following,
+    }
+
+
+def page_at(
+    chunk: list[Any],
+    following: list[Any] | None,
+    *,
+    view: str,
+    digest: str,
+    as_of: datetime,
+    limit: int,
+) -> dict[str, Any]:
+    """The page of a view read from a position (``projections.paging``): its rows, and the cursor of the
+    position after them (``following``; None on the last page)."""
+    cursor = None if following is None else Cursor(view, digest, as_of, 0, position=following).encode()
+    return {
+        "view": view,
+        "as_of": format_instant(as_of),
+        "limit": limit,
+        "items": chunk,
+        "next_cursor": cursor,
     }
 
 

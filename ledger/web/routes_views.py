@@ -24,12 +24,14 @@ from ledger.config import Settings
 from ledger.domain.timeutil import format_instant
 from ledger.web.access import LIST_VIEWS
 from ledger.web.context import WebContext
-from ledger.web.paging import Cursor, csv_rows, filters_digest, page, page_of
+from ledger.web.paging import Cursor, csv_rows, filters_digest, page, page_at
 from ledger.web.params import UUID_EXAMPLE, AsOf, check_code, check_uuid, invalid, parse_as_of, stated_reason
 from ledger.web.problems import Problem
 from ledger.web.roles import ReadReason
 from projections.base import ProjectionError
+from projections.paging import CursorError, Page
 from projections.query_options import (
+    PAGE_OPTIONS,
     QUERY_OPTIONS,
     QueryUsageError,
     UnknownSubjectError,
@@ -95,12 +97,12 @@ def _query(
 
 
 def _query_page(
-    web: WebContext, view: str, as_of: datetime, filters: dict[str, Any], offset: int, limit: int
-) -> tuple[list[Any], int]:
+    web: WebContext, view: str, as_of: datetime, filters: dict[str, Any], after: list[Any] | None, limit: int
+) -> Page:
     checked = dict(filters)
     subject = checked.pop("subject", None)
     with _problems():
-        return web.query_page(view, as_of=as_of, subject=subject, filters=checked, offset=offset, limit=limit)
+        return web.page(view, as_of=as_of, subject=subject, filters=checked, after=after, limit=limit)
 
 
 @contextmanager
@@ -110,6 +112,10 @@ def _problems() -> Iterator[None]:
         yield
     except UnknownSubjectError:
         raise Problem(404, "UNKNOWN_SUBJECT", "the ledger holds no event for this subject") from None
+    except CursorError:
+        raise invalid(
+            422, "INVALID_CURSOR", "query", "cursor", "use the next_cursor of a page of this same query"
+        ) from None
     except QueryUsageError:
         raise Problem(422, "INVALID_VALUE", "a filter is not valid for this view") from None
     except ProjectionError:
@@ -120,7 +126,7 @@ def _problems() -> Iterator[None]:
 
 def _filters(view: str) -> Callable[..., dict[str, Any]]:
     """The dependency reading the filters ``view`` takes (as the CLI's options), checked."""
-    options = [o for o in QUERY_OPTIONS[view] if o != "limit"]
+    options = [o for o in QUERY_OPTIONS[view] if o not in PAGE_OPTIONS]
     params = []
     for option in options:
         allowed = accepted_values(view, option)
@@ -187,12 +193,12 @@ def _list_routes(router: APIRouter, view: str, settings: Settings) -> None:
     ) -> JSONResponse:
         web = _web(request)
         digest = filters_digest(view, filters)
-        at, offset = parse_as_of(as_of), 0
+        at, offset, after = parse_as_of(as_of), 0, None
         if cursor is not None:
             following = Cursor.decode(cursor, view, digest)
             if at is not None and at != following.as_of:
                 raise invalid(422, "INVALID_CURSOR", "query", "cursor", "as_of differs from the cursor's")
-            at, offset = following.as_of, following.offset
+            at, offset, after = following.as_of, following.offset, following.position
         at = at or web.now()
         size = limit or settings.web_page_size
         if view == "ropa":
@@ -200,9 +206,12 @@ def _list_routes(router: APIRouter, view: str, settings: Settings) -> None:
             result = page(answer["purposes"], view=view, digest=digest, as_of=at, offset=offset, limit=size)
             result["controller"] = answer["controller"]
         else:
-            # Only the page's rows get their per-row extras (a portability request's eligible items).
-            rows, total = _query_page(web, view, at, filters, offset, size)
-            result = page_of(rows, total, view=view, digest=digest, as_of=at, offset=offset, limit=size)
+            # Read from the position on (projections.paging): the lists kept in their order read only
+            # the page's rows; only the page's rows get their per-row extras (eligible items).
+            if after is None and offset:
+                after = ["o", offset]  # a cursor issued before positions: an offset
+            found = _query_page(web, view, at, filters, after, size)
+            result = page_at(found.rows, found.after, view=view, digest=digest, as_of=at, limit=size)
         return _json(result)
 
     def list_view_csv(
