@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Final
 
 __all__ = ["ALERT_NAMESPACE", "SEVERITY", "Alert", "alert_id"]
@@ -63,9 +64,9 @@ class Alert:
     message: str
     as_of_rule: bool = False
 
-    @property
+    @cached_property
     def alert_id(self) -> str:
-        """The deterministic id."""
+        """The deterministic id (computed once per alert: a UUIDv5 costs a SHA-1)."""
         return alert_id(self.code, self.trigger_id)
 
     @property

@@ -24,7 +24,7 @@ from typing import Final
 from ledger.domain.alert_model import Alert
 from ledger.domain.codes import CodeLists
 from ledger.domain.facts import Fact, business_order
-from ledger.domain.rules import alerts_for
+from ledger.domain.rules import alerts_for, can_trigger
 from ledger.domain.rules_base import RuleInput, triggering_event_id
 from ledger.domain.subject_state import SubjectState
 
@@ -84,7 +84,9 @@ def _run(
             arrivals.append(state.apply(facts[j], codes))
             j += 1
         for fact, arrival in zip(facts[i:j], arrivals, strict=True):
-            out.extend((instant, a) for a in alerts_for(RuleInput(fact, state, arrival, codes, subject_id)))
+            if can_trigger(fact.event_type):
+                given = RuleInput(fact, state, arrival, codes, subject_id)
+                out.extend((instant, a) for a in alerts_for(given))
         i = j
     return out
 
@@ -112,6 +114,8 @@ def event_annotations(facts: Iterable[Fact], codes: CodeLists) -> dict[str, list
 
 
 def _diff(before: Mapping[str, Alert], after: Mapping[str, Alert]) -> list[tuple[Alert, str]]:
+    if not before and not after:
+        return []  # the usual append: no alert before or after it in the re-judged range
     changes = [(a, RETRACTED) for aid, a in before.items() if aid not in after]
     for aid, alert in after.items():
         old = before.get(aid)
@@ -160,12 +164,13 @@ def alert_history(
 class IncrementalAlerts:
     """``alert_history`` computed as facts are appended one by one (in ``seq`` order).
 
-    Keeps the facts in business order, the fold state after every fact (the head), the state before the
-    last instant (the tail), a snapshot of the state before every ``snapshot_every``-th instant, and the
+    Keeps the facts in business order, the fold state after every fact (the head), where the last instant
+    begins (the tail), a snapshot of the state before every ``snapshot_every``-th instant, and the
     current alerts by trigger instant. A fact later than every other is folded onto the head; one at the
-    last instant re-folds that instant from the tail; a late one re-folds from the latest snapshot at or
-    before its instant. Only triggers from there on are re-evaluated, so an in-order append costs one
-    instant and a late one the facts after it (plus at most ``snapshot_every`` instants).
+    last instant re-folds that instant from the tail (its state folded again from the latest snapshot);
+    a late one re-folds from the latest snapshot at or before its instant. Only triggers from there on
+    are re-evaluated, so an in-order append costs one instant and a late one the facts after it (plus at
+    most ``snapshot_every`` instants).
     """
 
     def __init__(self, codes: CodeLists, resolved_subject_id: str, *, snapshot_every: int = 16) -> None:
@@ -179,7 +184,10 @@ class IncrementalAlerts:
         self._snap_instants: list[datetime] = []
         self._snaps: list[tuple[int, SubjectState]] = []  # (index of the group start, state before it)
         self._head: SubjectState | None = None  # state after every fact
-        self._tail: _Resume | None = None  # state before the last instant
+        # The last instant, the index of its first fact and the cadence there; the state before it is
+        # folded again from a snapshot when needed (rarely: a fact tied with the last instant), not
+        # copied on every append.
+        self._tail: tuple[datetime, int, int] | None = None
         self._seen = 0  # instants folded since the latest snapshot
         self._instants: list[datetime] = []  # trigger instants that have alerts, ascending
         self._alerts: dict[datetime, dict[str, Alert]] = {}
@@ -221,9 +229,8 @@ class IncrementalAlerts:
         last = self._keys[-1][0] if self._keys else None
         if self._head is not None and last is not None and instant > last:
             return _Resume(instant, len(self._facts), self._head, self._seen)
-        if self._tail is not None and instant == self._tail.instant:
-            tail = self._tail
-            return _Resume(tail.instant, tail.index, tail.state.copy(), tail.seen)
+        if self._tail is not None and instant == self._tail[0]:
+            return self._tail_resume(*self._tail)
         # Snapshots taken before a later instant have folded without this fact: drop them.
         keep = bisect_right(self._snap_instants, instant)
         del self._snap_instants[keep:], self._snaps[keep:]
@@ -231,6 +238,18 @@ class IncrementalAlerts:
             return _Resume(None, 0, SubjectState(), 0)
         index, base = self._snaps[-1]
         return _Resume(self._snap_instants[-1], index, base.copy(), 0)
+
+    def _tail_resume(self, instant: datetime, index: int, seen: int) -> _Resume:
+        """The state before the group at ``index``, folded from the latest snapshot at or before it."""
+        keep = bisect_right(self._snap_instants, instant)
+        if keep:
+            start, base = self._snaps[keep - 1]
+            state = base.copy()
+        else:
+            start, state = 0, SubjectState()
+        for fact in self._facts[start:index]:
+            state.apply(fact, self._codes)
+        return _Resume(instant, index, state, seen)
 
     def _pop_alerts(self, since: datetime | None) -> dict[str, Alert]:
         cut = 0 if since is None else bisect_left(self._instants, since)
@@ -246,7 +265,7 @@ class IncrementalAlerts:
             self._snaps.append((index, state.copy()))
             self._seen = 0
         if self._facts[-1].occurred_at == instant:
-            self._tail = _Resume(instant, index, state.copy(), self._seen)
+            self._tail = (instant, index, self._seen)
         self._seen += 1
 
 

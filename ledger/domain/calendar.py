@@ -53,7 +53,11 @@ def end_of_day_london(d: date) -> datetime:
 def utc_text(instant: datetime) -> str:
     """An aware instant as RFC 3339 UTC text with microseconds and ``Z`` (the ledger's output form)."""
     _require_aware(instant)
-    return instant.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    utc = instant.astimezone(UTC)
+    if utc.year >= 1000:
+        # The same text as the strftime below (``YYYY-MM-DDTHH:MM:SS.ffffff`` then ``+00:00``), twice as fast.
+        return utc.isoformat(timespec="microseconds")[:26] + "Z"
+    return utc.strftime("%Y-%m-%dT%H:%M:%S.%fZ")  # years before 1000: strftime does not pad them
 
 
 def days_in_month(year: int, month: int) -> int:

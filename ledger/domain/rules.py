@@ -33,7 +33,7 @@ from ledger.domain.rules_records import (
     a24_erasure_blocked_by_legal_hold,
 )
 
-__all__ = ["EVENT_RULES", "RULE_CODES", "TRIGGER_TYPES", "alerts_for"]
+__all__ = ["EVENT_RULES", "RULE_CODES", "RULE_EVENT_TYPES", "TRIGGER_TYPES", "alerts_for", "can_trigger"]
 
 # Rule number -> (alert code, rule). Evaluation order is table order.
 EVENT_RULES: Final[Mapping[str, tuple[str, Rule]]] = {
@@ -76,11 +76,51 @@ TRIGGER_TYPES: Final = frozenset(
 )
 
 
+_PURPOSE_EVENTS: Final = frozenset({"DataCollected", "DataUsed", "DataShared", "TransferredInternationally"})
+_PROCESSING: Final = frozenset({"DataUsed", "DataShared", "TransferredInternationally"})
+_USE_OR_SHARE: Final = frozenset({"DataUsed", "DataShared"})
+
+# Rule number -> the event types it can raise an alert for (each rule returns nothing for any other
+# type; A15 reads what the fact met on arrival, so it is asked for every trigger type).
+RULE_EVENT_TYPES: Final[Mapping[str, frozenset[str]]] = {
+    "A1": _PURPOSE_EVENTS,
+    "A2": _PURPOSE_EVENTS,
+    "A3": _PURPOSE_EVENTS,
+    "A4": frozenset({"ObjectionDecided"}),
+    "A5": _USE_OR_SHARE,
+    "A6": _USE_OR_SHARE,
+    "A7": _PROCESSING,
+    "A8": _PROCESSING,
+    "A9": frozenset({"DataCollected", "DataRectified", "SubjectRegistered"}),
+    "A10": frozenset({"RestrictionLifted"}),
+    "A11": frozenset({"DataShared", "TransferredInternationally"}),
+    "A12": frozenset({"DataShared"}),
+    "A13": frozenset({"DataCollected"}),
+    "A14": frozenset({"DataCollected"}),
+    "A15": TRIGGER_TYPES,
+    "A22": frozenset({"AutomatedDecisionMade"}),
+    "A23": frozenset({"AutomatedDecisionMade"}),
+    "A24": frozenset({"DataErased"}),
+}
+
+# Trigger type -> its rules in table order: a fact asks only the rules that can fire for its type.
+_RULES_BY_TYPE: Final[Mapping[str, tuple[Rule, ...]]] = {
+    kind: tuple(rule for number, (_, rule) in EVENT_RULES.items() if kind in RULE_EVENT_TYPES[number])
+    for kind in TRIGGER_TYPES
+}
+
+
 def alerts_for(given: RuleInput) -> list[Alert]:
     """Every alert the triggering fact raises against its state, in rule-table order."""
-    if given.fact.event_type not in TRIGGER_TYPES:
+    rules = _RULES_BY_TYPE.get(given.fact.event_type)
+    if rules is None:
         return []
     out: list[Alert] = []
-    for _, rule in EVENT_RULES.values():
+    for rule in rules:
         out.extend(rule(given))
     return out
+
+
+def can_trigger(event_type: str) -> bool:
+    """True if a fact of ``event_type`` can raise one of these alerts (others only change state)."""
+    return event_type in _RULES_BY_TYPE

@@ -294,9 +294,13 @@ class SubjectState:
         return sorted(live, key=lambda r: r.mark)
 
     def restrictions_covering(self, categories: Iterable[str], purpose: str | None) -> list[Restriction]:
-        """Active restrictions that cover processing ``categories`` for ``purpose``."""
+        """Active restrictions that cover processing ``categories`` for ``purpose``, oldest first."""
         cats = tuple(categories)
-        return [r for r in self.active_restrictions() if r.covers(cats, purpose)]
+        # Filtered before the (stable) sort: the same list as filtering ``active_restrictions()``.
+        hits = (
+            r for rid, r in self._restrictions.items() if rid not in self._lifted and r.covers(cats, purpose)
+        )
+        return sorted(hits, key=lambda r: r.mark)
 
     def restriction(self, restriction_id: str) -> Restriction | None:
         """The restriction placed under ``restriction_id`` (lifted or not), if any."""
@@ -308,9 +312,10 @@ class SubjectState:
         return sorted(live, key=lambda h: h.mark)
 
     def holds_covering(self, categories: Iterable[str]) -> list[Hold]:
-        """Active holds covering any of ``categories`` (``*`` = any)."""
+        """Active holds covering any of ``categories`` (``*`` = any), oldest first."""
         cats = tuple(categories)
-        return [h for h in self.active_holds() if h.covers(cats)]
+        hits = (h for hid, h in self._holds.items() if hid not in self._released and h.covers(cats))
+        return sorted(hits, key=lambda h: h.mark)
 
     def shredded(self, category: str) -> tuple[str, ...]:
         """The KeyShredded event ids if ``category`` is shredded and not re-keyed since; else ``()``."""

@@ -143,6 +143,18 @@ def test_incremental_matches_reference_on_the_retraction_story() -> None:
     assert incremental(s, every=1) == history(s)
 
 
+def test_fact_tied_with_the_latest_instant_is_judged_against_every_earlier_fact() -> None:
+    s = Stream()
+    s.consent_given(0, "usage_demographics")
+    for minute in range(1, 6):
+        s.used(minute, "usage_demographics", "consent")
+    s.used(5, "usage_demographics", "consent")  # same instant as the latest fact
+    s.consent_withdrawn(5, "usage_demographics")  # and again: the group is judged anew
+    for every in (1, 2, 16):
+        assert incremental(s, every=every) == history(s)
+    assert summary(history(s)) == [(8, "NO_VALID_CONSENT", RAISED), (8, "NO_VALID_CONSENT", RAISED)]
+
+
 def test_incremental_refuses_out_of_order_seq() -> None:
     s = Stream()
     a = s.used(10)

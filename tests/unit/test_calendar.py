@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -111,6 +111,20 @@ def test_utc_text_renders_z_with_microseconds() -> None:
     assert utc_text(datetime(2026, 7, 1, 0, 30, tzinfo=timezone(timedelta(hours=1)))) == (
         "2026-06-30T23:30:00.000000Z"
     )
+
+
+@pytest.mark.parametrize(
+    ("instant", "text"),
+    [
+        (datetime(2026, 3, 29, 1, 0, 0, 7, tzinfo=UTC), "2026-03-29T01:00:00.000007Z"),
+        (datetime(1000, 1, 1, 1, 59, tzinfo=timezone(timedelta(hours=1))), "1000-01-01T00:59:00.000000Z"),
+        (datetime(9999, 12, 31, 23, 59, 59, 999999, tzinfo=UTC), "9999-12-31T23:59:59.999999Z"),
+        (datetime(999, 12, 31, 23, 0, 0, 500, tzinfo=UTC), "999-12-31T23:00:00.000500Z"),  # as strftime
+    ],
+)
+def test_utc_text_is_the_same_text_in_every_year(instant: datetime, text: str) -> None:
+    assert utc_text(instant) == text
+    assert utc_text(instant) == instant.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 # -- add_months (7.2) ------------------------------------------------------------------------------

@@ -7,8 +7,8 @@ from fact_helpers import CODES, SUBJECT, Stream, at, stable_id
 from ledger.domain.alert_model import Alert, alert_id
 from ledger.domain.alerts import evaluate_subject
 from ledger.domain.facts import Fact
-from ledger.domain.rules import EVENT_RULES, RULE_CODES
-from ledger.domain.rules_base import triggering_event_id
+from ledger.domain.rules import EVENT_RULES, RULE_CODES, RULE_EVENT_TYPES, alerts_for
+from ledger.domain.rules_base import RuleInput, triggering_event_id
 from ledger.domain.subject_state import SubjectState, value_categories
 
 DM = "b2b_marketing"
@@ -46,6 +46,58 @@ def only_on(s: Stream, code: str, fact: Fact) -> Alert:
 def test_rule_table_covers_the_event_triggered_rules() -> None:
     assert list(EVENT_RULES) == [f"A{n}" for n in [*range(1, 16), 22, 23, 24]]
     assert len(RULE_CODES) == 18
+
+
+def test_each_fact_is_judged_by_every_rule_that_can_fire_for_its_type() -> None:
+    # A story where every rule fires, on every event type it can fire for; each fact at its own instant.
+    s = Stream()
+    oid, rid, hid = stable_id("dm-objection"), stable_id("r1"), stable_id("h1")
+    s.collected(1, source=THIRD_PARTY)
+    s.used(2, "relationship_follow_up", "contract", channel="email")  # A15
+    s.collected(3, source=THIRD_PARTY)
+    s.shared(4, "relationship_follow_up", "contract")  # A15 on a disclosure
+    s.collected(5, source=THIRD_PARTY)
+    s.shared(6, recipient=NON_UK, event_type="TransferredInternationally")  # A11, A15 on a transfer
+    s.used(7, "usage_demographics", "consent")  # A1
+    s.collected(8, purposes=[{"purpose": "usage_demographics", "lawful_basis": "consent"}])  # A1 entry
+    s.shared(9, "legal_regulatory_compliance", "contract")  # A2
+    s.used(10, "market_research_analysis", "legitimate_interests")  # A3
+    s.objection(11, "direct_marketing", objection_id=oid)
+    s.decided(12, oid, "overridden_compelling_grounds")  # A4
+    s.preference(13, "email", "opt_out")
+    s.used(14, DM, "legitimate_interests", li_ref="LI-1", channel="email")  # A5
+    s.shared(15, DM, "consent")  # A5 on a share
+    s.objection(16, "particular_situation", ["usage_demographics"])
+    s.used(17, "usage_demographics", "legitimate_interests", li_ref="LI-4")  # A6
+    s.shared(18, "usage_demographics", "legitimate_interests", li_ref="LI-4")  # A6 on a share
+    s.restricted(19, ["contact_details"], restriction_id=rid)
+    s.used(20, categories=["contact_details"])  # A7
+    s.shared(21, recipient=NON_UK, event_type="TransferredInternationally")  # A7 on a transfer
+    s.lifted(22, rid)  # A10
+    s.shredded(23, "contact_details")
+    s.used(24)  # A8
+    s.collected(25)  # A9
+    s.shredded(26, "contact_details")
+    s.rectified(27, ["contact_details"])  # A9 on a rectification
+    s.shredded(28, "name")
+    s.registered(29, ["enquirer"], display_name=True)  # A9 on a registration
+    s.shared(30, "crime_prevention", "legal_obligation", recipient=CRA)  # A12
+    s.collected(31, ["health", "criminal_offence"])  # A13, A14
+    s.decision(32, special_category_used=True, safeguards_notified=False)  # A22, A23
+    s.hold(33, ["financial_details"], hold_id=hid)
+    s.erased(34, ["financial_details"])  # A24
+    state = SubjectState()
+    fired: set[tuple[str, str]] = set()
+    for fact in s.facts:
+        given = RuleInput(fact, state, state.apply(fact, CODES), CODES, SUBJECT)
+        every_rule = [a for _, rule in EVENT_RULES.values() for a in rule(given)]
+        assert alerts_for(given) == every_rule, fact.event_type
+        fired.update((a.code, fact.event_type) for a in every_rule)
+    assert {code for code, _ in fired} == RULE_CODES
+    for number, (code, _) in EVENT_RULES.items():
+        assert {kind for c, kind in fired if c == code} <= RULE_EVENT_TYPES[number]
+    kinds = {kind for c, kind in fired if c == "DATA_RECEIVED_AFTER_ERASURE"}
+    assert kinds == {"DataCollected", "DataRectified", "SubjectRegistered"}
 
 
 # -- A1 ----------------------------------------------------------------------------------------------
