@@ -28,24 +28,36 @@ AS_OF_CODES: Final = (
 )
 
 
-def as_of_alerts(cur: SqlCursor, rctx: ReadContext, codes: Collection[str] = AS_OF_CODES) -> list[Alert]:
+def as_of_alerts(
+    cur: SqlCursor, rctx: ReadContext, codes: Collection[str] = AS_OF_CODES, *, subject: str | None = None
+) -> list[Alert]:
     """A16, A17, A25 and A26 as they hold at ``rctx.as_of`` (from the fleet views, no replay); with
-    ``codes``, only the rules of those codes are computed."""
+    ``codes``, only the rules of those codes are computed; with ``subject`` (any id of a merge family),
+    only those of that family's requests, complaints, notices and retention rows: the same alerts as
+    the fleet's whose subject resolves to its survivor, read and computed for the family alone."""
     from projections.notices import list_notices
     from projections.retention import list_retention
 
+    survivor = rctx.resolve(subject) if subject is not None else None
+    family = rctx.members(survivor) if survivor is not None else None
     out: list[Alert] = []
     if "REQUEST_OVERDUE" in codes:
-        for row in list_requests(cur, rctx.ctx, rctx.as_of, resolve=rctx.resolve):
+        requests = list_requests(
+            cur, rctx.ctx, rctx.as_of, subject=survivor, resolve=rctx.resolve, family=family
+        )
+        for row in requests:
             out.extend(a for a in request_alerts(row) if a.as_of_rule)
     if "COMPLAINT_ACK_OVERDUE" in codes:
-        for complaint in list_complaints(cur, rctx.ctx, rctx.as_of, resolve=rctx.resolve):
+        complaints = list_complaints(
+            cur, rctx.ctx, rctx.as_of, subject=survivor, resolve=rctx.resolve, family=family
+        )
+        for complaint in complaints:
             out.extend(complaint_alerts(complaint))
     if "ART14_NOTICE_OVERDUE" in codes:
-        for notice in list_notices(cur, rctx):
+        for notice in list_notices(cur, rctx, subject=survivor):
             out.extend(notice_alerts(notice))
     if "RETENTION_PERIOD_EXCEEDED" in codes:
-        for retention in list_retention(cur, rctx):
+        for retention in list_retention(cur, rctx, subject=survivor):
             out.extend(retention_alerts(retention))
     return out
 
@@ -65,13 +77,22 @@ def list_alerts(
     RESOLVED or RETRACTED (default: all).
     """
     as_of_text = utc(rctx.as_of)
-    handling = {str(r["alert_id"]): r for r in cur.execute("SELECT * FROM {t:view_alert_handling}").all()}
-    rows = cur.execute(
-        "SELECT * FROM {t:view_alerts} WHERE event_occurred_at IS NULL OR event_occurred_at <= ?",
-        (as_of_text,),
-    ).all()
+    sql = "SELECT * FROM {t:view_alerts} WHERE (event_occurred_at IS NULL OR event_occurred_at <= ?)"
+    params: list[Any] = [as_of_text]
+    if subject is not None:
+        # Only the family's rows are read and only its as-of rules computed: a subject's alerts cost
+        # what the subject holds, not what the ledger holds (the filter below still applies).
+        sql += " AND subject_id {in}"
+        params.append(InList(rctx.members(rctx.resolve(subject))))
+    rows = cur.execute(sql, params).all()
+    found = as_of_alerts(cur, rctx, subject=subject)
+    if subject is None:
+        handled = cur.execute("SELECT * FROM {t:view_alert_handling}").all()
+        handling = {str(r["alert_id"]): r for r in handled}
+    else:
+        handling = _handling(cur, [str(r["alert_id"]) for r in rows] + [a.alert_id for a in found])
     out = [alert_row(r, handling.get(str(r["alert_id"])), rctx.as_of) for r in rows]
-    for alert in as_of_alerts(cur, rctx):
+    for alert in found:
         out.append(alert_row(_as_of_row(alert), handling.get(alert.alert_id), rctx.as_of))
     if subject is not None:
         survivor = rctx.resolve(subject)
@@ -162,7 +183,7 @@ def alerts_page(
                 blank.append(_keyed(rank, r, rctx))
             codes = [c for c in AS_OF_CODES if SEVERITY[c] == level and code in (None, c)]
             if codes:
-                found = [a for a in as_of_alerts(cur, rctx, codes) if a.code in codes]
+                found = [a for a in as_of_alerts(cur, rctx, codes, subject=subject) if a.code in codes]
                 handled = _handling(cur, [a.alert_id for a in found])
                 for alert in found:
                     if survivor is not None and (
@@ -237,12 +258,15 @@ def _stored(
 
 def _handling(cur: SqlCursor, alert_ids: list[str]) -> dict[str, dict[str, Any]]:
     """The handling rows of ``alert_ids``."""
-    if not alert_ids:
-        return {}
-    rows = cur.execute(
-        "SELECT * FROM {t:view_alert_handling} WHERE alert_id {in}", (InList(sorted(set(alert_ids))),)
-    ).all()
-    return {str(r["alert_id"]): r for r in rows}
+    wanted = sorted(set(alert_ids))
+    out: dict[str, dict[str, Any]] = {}
+    for start in range(0, len(wanted), _CHUNK):
+        rows = cur.execute(
+            "SELECT * FROM {t:view_alert_handling} WHERE alert_id {in}",
+            (InList(wanted[start : start + _CHUNK]),),
+        ).all()
+        out.update((str(r["alert_id"]), r) for r in rows)
+    return out
 
 
 def _json_list(values: tuple[str, ...]) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Any, ClassVar
 
@@ -47,10 +48,16 @@ def list_complaints(
     include_closed: bool = True,
     subject: str | None = None,
     resolve: Any = None,
+    family: Iterable[str] | None = None,
 ) -> list[ComplaintRow]:
-    """Complaints received by ``as_of``, ordered by received date then id."""
+    """Complaints received by ``as_of``, ordered by received date then id.
+
+    ``family`` (with ``subject``, its survivor): the survivor and every subject merged into it now, so
+    that only the complaints whose receipt names one of them are read.
+    """
     view = ComplaintsView()
-    ids = view.candidates(cur, as_of, include_closed=include_closed)
+    subjects = {subject, *family} if subject is not None and family is not None else None
+    ids = view.candidates(cur, as_of, include_closed=include_closed, subjects=subjects)
     facts = view.load(cur, ids)
     rows = []
     for cid in ids:

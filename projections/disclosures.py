@@ -178,7 +178,9 @@ def list_disclosures(
         cur.execute(sql, params).all(), key=lambda r: (str(r["shared_at"]), str(r["disclosure_event_id"]))
     )
     resolve = _Resolver(rctx)
-    pending = _art19_pending(cur, rows, resolve, as_of, members, recipient)
+    # A subject's register reads only the Art 19 notices to its rows' recipients (the only ones consulted).
+    recipients = sorted({str(r["recipient_id"]) for r in rows}) if members is not None else None
+    pending = _art19_pending(cur, rows, resolve, as_of, members, recipient, recipients=recipients)
     alerts = alert_codes(cur, [str(r["disclosure_event_id"]) for r in rows])
     return [
         _register_row(r, resolve, alerts, pending)

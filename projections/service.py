@@ -324,7 +324,8 @@ def _complaints(cur: Any, rctx: ReadContext, subject: str | None, f: dict[str, A
     from projections.complaints import list_complaints
 
     survivor = rctx.resolve(subject) if subject else None
-    rows = list_complaints(cur, rctx.ctx, rctx.as_of, subject=survivor, resolve=rctx.resolve)
+    family = rctx.members(survivor) if survivor else None
+    rows = list_complaints(cur, rctx.ctx, rctx.as_of, subject=survivor, resolve=rctx.resolve, family=family)
     return [r.to_json() for r in rows]
 
 

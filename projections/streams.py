@@ -65,6 +65,8 @@ class StreamView:
             "subject_id TEXT, received_at TEXT, closed_at TEXT, last_seq BIGINT NOT NULL, "
             "summary TEXT NOT NULL)",
             f"CREATE INDEX IF NOT EXISTS {self.table}_received_idx ON {d.table(self.table)} (received_at)",
+            # A subject's requests or complaints (``candidates(subjects=...)``) without reading every row.
+            f"CREATE INDEX IF NOT EXISTS {self.table}_subject_idx ON {d.table(self.table)} (subject_id)",
         ]
 
     def reset(self) -> None:

@@ -39,7 +39,13 @@ def anomalies_by_event(
     """
     found = event_annotations(facts, codes)
     rows = list_requests(
-        cur, rctx.ctx, rctx.as_of, include_closed=True, subject=scope.survivor, resolve=rctx.resolve
+        cur,
+        rctx.ctx,
+        rctx.as_of,
+        include_closed=True,
+        subject=scope.survivor,
+        resolve=rctx.resolve,
+        family=rctx.members(scope.survivor),
     )
     for row in rows:
         for event_id, code in row.annotations.items():
