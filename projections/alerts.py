@@ -27,8 +27,10 @@ __all__ = ["AlertRows", "AlertsView", "Sync", "alert_row", "sync_alerts"]
 
 # The facts the cached alert engines may hold in all (an engine keeps every fact of its subject, about
 # 3 KB each in memory): the least recently used engines are dropped beyond it, and rebuilt from the store
-# (one read per batch for all of the batch's subjects) when their subject's next fact comes.
-ENGINE_CACHE_FACTS = 100_000
+# (one read per batch for all of the batch's subjects) when their subject's next fact comes. It is what
+# bounds `project`'s memory: `project --once` over 1,018,836 sample events peaked at 253 MB with 50,000
+# (410 MB with 100,000; flat once the budget is held), at the same rate (bench/README.md, `scale.py`).
+ENGINE_CACHE_FACTS = 50_000
 
 
 _COLUMNS: Final = (

@@ -137,10 +137,12 @@ class ProjectionRunner:
         return self._make_metrics()[2]
 
     def _observe_batch(self, seconds: float) -> None:
-        if self._metrics is None:
+        # Short commands never pay for the metrics; a long-lived runner creates them once this list is
+        # long, so what waits to be observed stays bounded.
+        if self._metrics is None and len(self._unobserved) < 4096:
             self._unobserved.append(seconds)
         else:
-            self._metrics[1].observe(seconds)
+            self._make_metrics()[1].observe(seconds)
 
     # -- positions ---------------------------------------------------------------------------
 

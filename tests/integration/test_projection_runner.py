@@ -47,6 +47,17 @@ def test_lag_per_view_is_exported_and_reaches_zero(ledger: Ledger):
     assert batches is not None and batches >= 1
 
 
+def test_batch_times_wait_for_the_metrics_in_a_bounded_list_and_none_is_lost(ledger: Ledger):
+    """A long-lived runner whose metrics nobody asked for yet keeps a bounded list of batch times, then
+    observes every batch in the histogram."""
+    runner = Projections(ledger.store, ledger.keys, ledger.codes).runner
+    for _ in range(10_000):
+        runner._observe_batch(0.001)
+    assert len(runner._unobserved) <= 4096
+    count = runner.registry.get_sample_value("ledger_projection_batch_duration_seconds_count")
+    assert count == 10_000
+
+
 def test_rebuilding_one_view_leaves_the_others_alone(ledger: Ledger):
     _ingest(ledger, generate_events(seed=4, subjects=15))
     projections = Projections(ledger.store, ledger.keys, ledger.codes)
