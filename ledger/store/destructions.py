@@ -7,21 +7,26 @@ restore does not touch: one JSON line per destroyed key version with its key id,
 version, the key row's ``created_at`` and the ledger time of the destruction; never key material or a
 personal value. The line is written and fsynced inside the destroying transaction, before it commits:
 a crash may leave a line for a destruction that did not commit, never a committed destruction without
-its line. Such a line errs on the side of erasure: new opens refuse until ``after-restore`` destroys that
-key (or the retried erasure, e.g. the consumer's next attempt at the batch, does).
+its line. The lines of one transaction carry its token (``txn``), and once it committed a marker line
+``{"committed": txn}`` follows them. A line without its marker is a destruction that may not have
+committed (a process killed between the two): it does not stop the ledger from opening (the consumer's
+next attempt at the batch destroys the keys again), but ``after-restore`` still re-applies it, erring on
+the side of erasure.
 
 The database remembers how much of the journal it has applied (``ledger_meta`` row
 ``destruction_journal_bytes``, written in the same transaction). A restored older database remembers
 less than the journal holds; :func:`check_journal` (run by every ``Ledger.open``) then looks for key
 rows the journal says were destroyed that still hold key material, and refuses to open the ledger,
 for reading or writing, until ``privacy-ledger after-restore`` (:func:`reapply_destructions`) destroyed
-them again. A key row matches an entry only with the same ``created_at``: a key version made again
-after the restore (re-collection) is a new key and stays.
+them again; only committed lines (marked, or written before markers existed) count here. A key row
+matches an entry only with the same ``created_at``: a key version made again after the restore
+(re-collection) is a new key and stays.
 """
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import fcntl
 import hashlib
 import json
@@ -65,19 +70,20 @@ class JournalEntry:
     key_version: int
     created_at: str
     destroyed_at: str
+    txn: str | None = None  # the destroying transaction's token (None: a line from before tokens)
+    committed: bool = True  # its transaction's commit marker follows (always for a line without token)
 
     def as_json(self) -> str:
-        return json.dumps(
-            {
-                "subject_id": self.subject_id,
-                "category": self.category,
-                "key_version": self.key_version,
-                "key_created_at": self.created_at,
-                "destroyed_at": self.destroyed_at,
-            },
-            sort_keys=True,
-            separators=(",", ":"),
-        )
+        fields: dict[str, Any] = {
+            "subject_id": self.subject_id,
+            "category": self.category,
+            "key_version": self.key_version,
+            "key_created_at": self.created_at,
+            "destroyed_at": self.destroyed_at,
+        }
+        if self.txn is not None:
+            fields["txn"] = self.txn
+        return json.dumps(fields, sort_keys=True, separators=(",", ":"))
 
 
 class DestructionJournal:
@@ -99,7 +105,13 @@ class DestructionJournal:
 
     def append(self, entries: Iterable[JournalEntry]) -> int:
         """Append ``entries`` (fsynced, the folder too when the file is new); returns the new size."""
-        data = "".join(e.as_json() + "\n" for e in entries).encode("utf-8")
+        return self._append("".join(e.as_json() + "\n" for e in entries).encode("utf-8"))
+
+    def mark_committed(self, txn: str) -> None:
+        """Append the commit marker of the transaction whose lines carry ``txn`` (after it committed)."""
+        self._append((json.dumps({"committed": txn}, separators=(",", ":")) + "\n").encode("utf-8"))
+
+    def _append(self, data: bytes) -> int:
         try:
             make_private_dir(self.directory)
             new = not self.path.exists()
@@ -132,11 +144,16 @@ class DestructionJournal:
         if offset > len(data) or (offset > 0 and data[offset - 1 : offset] != b"\n"):
             offset = 0
         entries: list[JournalEntry] = []
+        committed: set[str] = set()
         for number, line in enumerate(data[offset:].splitlines(), 1):
             if not line.strip():
                 continue
             try:
                 obj: dict[str, Any] = json.loads(line)
+                if "committed" in obj:  # a transaction's marker follows its lines
+                    committed.add(str(obj["committed"]))
+                    continue
+                txn = obj.get("txn")
                 entries.append(
                     JournalEntry(
                         str(obj["subject_id"]),
@@ -144,12 +161,13 @@ class DestructionJournal:
                         int(obj["key_version"]),
                         str(obj["key_created_at"]),
                         str(obj["destroyed_at"]),
+                        None if txn is None else str(txn),
                     )
                 )
-            except (ValueError, KeyError, TypeError):
+            except (ValueError, KeyError, TypeError, AttributeError):
                 # A torn last line (a crash while appending) holds nothing that committed.
                 log.warning("destruction journal %s: unreadable line %d skipped", self.path, number)
-        return entries
+        return [e if e.txn is None else dataclasses.replace(e, committed=e.txn in committed) for e in entries]
 
     @contextlib.contextmanager
     def _locked(self) -> Iterator[None]:
@@ -175,12 +193,17 @@ def set_applied_size(cur: SqlCursor, size: int) -> None:
     )
 
 
-def record_destructions(cur: SqlCursor, journal: DestructionJournal, kids: Iterable[str], now: str) -> None:
-    """Write the key versions ``kids`` destroyed in this (uncommitted) transaction to the journal.
+def record_destructions(
+    cur: SqlCursor, journal: DestructionJournal, kids: Iterable[str], now: str
+) -> str | None:
+    """Write the key versions ``kids`` destroyed in this (uncommitted) transaction to the journal; the
+    token of its lines, for :meth:`DestructionJournal.mark_committed` once the transaction committed
+    (None if no line was written).
 
     Keys created and destroyed within the transaction have no committed row a backup could hold: they
     are left out.
     """
+    txn = str(uuid.uuid4())
     entries: list[JournalEntry] = []
     for kid in kids:
         subject_id, category, tag = kid.split("/")  # ledger.store.keystore.format_kid
@@ -191,9 +214,11 @@ def record_destructions(cur: SqlCursor, journal: DestructionJournal, kids: Itera
             (subject_id, category, version),
         ).scalar()
         if created is not None:
-            entries.append(JournalEntry(subject_id, category, version, str(created), now))
-    if entries:
-        set_applied_size(cur, journal.append(entries))
+            entries.append(JournalEntry(subject_id, category, version, str(created), now, txn))
+    if not entries:
+        return None
+    set_applied_size(cur, journal.append(entries))
+    return txn
 
 
 def pending_destructions(cur: SqlCursor, entries: Iterable[JournalEntry]) -> list[JournalEntry]:
@@ -228,11 +253,13 @@ def check_journal(cur: SqlCursor, journal: DestructionJournal) -> tuple[int, int
             applied,
         )
     elif size > applied:
-        pending = pending_destructions(cur, journal.read(applied))
+        # Lines without their commit marker: a destroying transaction killed before it committed (its
+        # retry destroys the keys again), or one still running in another process. Not a restore.
+        pending = pending_destructions(cur, [e for e in journal.read(applied) if e.committed])
         if pending:
             raise RestorePending(
                 f"the database holds {len(pending)} data keys that the destruction journal {journal.path} "
-                "says were destroyed (a backup was restored, or an erasure failed while committing): "
+                "says were destroyed in committed transactions (a backup was restored): "
                 "nothing is read or written until "
                 "`privacy-ledger after-restore` destroys them again"
             )

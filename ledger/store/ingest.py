@@ -19,7 +19,7 @@ from ledger.domain.validation import MAX_MESSAGE_BYTES, parse_json_message, vali
 from ledger.errors import ErrorCode, EventRejected, LedgerError
 from ledger.observability import count_committed_keys, count_erasures
 from ledger.store.database import LedgerStore
-from ledger.store.destructions import record_destructions
+from ledger.store.destructions import DestructionJournal, record_destructions
 from ledger.store.dialect import SqlCursor
 from ledger.store.keystore import KeyStore
 from ledger.store.messages import BatchResult, Message
@@ -115,9 +115,14 @@ class Ingestor:
                 )
             if in_transaction is not None:
                 in_transaction(cur)
+            journal_txn = None
             if writer.ring.shredded_kids and self.keys.journal is not None:
                 # Last, before the commit: a committed destruction always has its journal line.
-                record_destructions(cur, self.keys.journal, writer.ring.shredded_kids, writer.ring.now)
+                journal_txn = record_destructions(
+                    cur, self.keys.journal, writer.ring.shredded_kids, writer.ring.now
+                )
+        if journal_txn is not None and self.keys.journal is not None:
+            _mark_committed(self.keys.journal, journal_txn)
         state = writer.state(generation)
         self._state = state if state.size <= self.state_limit else None
         _count_committed(writer)
@@ -275,6 +280,17 @@ class Ingestor:
             return validate_event(message.event, self.codes, recorded_at)
         except EventRejected as exc:
             return exc
+
+
+def _mark_committed(journal: DestructionJournal, txn: str) -> None:
+    """The destruction journal's commit marker of a committed batch. A marker that cannot be written
+    leaves its lines unmarked: the ledger still opens, and ``after-restore`` still re-applies them."""
+    try:
+        journal.mark_committed(txn)
+    except LedgerError as exc:
+        log.error(
+            "destruction journal: commit marker not written (%s); after-restore still reads its lines", exc
+        )
 
 
 def _count_committed(writer: BatchWriter) -> None:
