@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import importlib.util
+import json
 import os
 import secrets
 import subprocess
@@ -93,6 +94,18 @@ def ledger_at(url: str, tmp: Path) -> Iterator[Ledger]:
         yield ledger
     finally:
         ledger.close()
+
+
+def view_tables(ledger: Ledger, projections: Any) -> dict[str, list[str]]:
+    """Every row of every table of ``projections``' views, as sorted JSON texts per table (to compare
+    two ways of building the same views)."""
+    out: dict[str, list[str]] = {}
+    with ledger.store.read() as cur:
+        for view in projections.runner.views:
+            for table in view.tables:
+                rows = cur.execute(f"SELECT * FROM {{t:{table}}}").all()
+                out[table] = sorted(json.dumps(r, sort_keys=True, default=str) for r in rows)
+    return out
 
 
 def on_both_backends(pg_url: str, tmp: Path, run: Callable[[Ledger], T]) -> tuple[T, T]:

@@ -5,8 +5,9 @@ subject's engine kept, makes of it (spec section 2: a view is a pure function of
 
 from __future__ import annotations
 
-import json
 from typing import Any
+
+from conftest import view_tables
 
 from ledger.bootstrap import Ledger
 from ledger.sample import generate_events
@@ -18,16 +19,6 @@ from projections.service import Projections
 def _ingest(ledger: Ledger, events: list[dict[str, Any]]) -> None:
     result = ledger.ingest_messages([Message("test", 0, i, event=e) for i, e in enumerate(events)])
     assert result.stored == len(events)
-
-
-def _tables(ledger: Ledger, projections: Projections) -> dict[str, list[str]]:
-    out: dict[str, list[str]] = {}
-    with ledger.store.read() as cur:
-        for view in projections.runner.views:
-            for table in view.tables:
-                rows = cur.execute(f"SELECT * FROM {{t:{table}}}").all()
-                out[table] = sorted(json.dumps(r, sort_keys=True, default=str) for r in rows)
-    return out
 
 
 def _alerts_view(projections: Projections) -> AlertsView:
@@ -56,17 +47,17 @@ def test_a_tiny_alert_engine_cache_and_any_batch_size_give_the_views_of_one_even
     bounded.catch_up()
     _ingest(ledger, events[half:])
     bounded.catch_up()
-    in_batches = _tables(ledger, bounded)
+    in_batches = view_tables(ledger, bounded)
     assert in_batches["view_alerts"], "the sample raises alerts"
 
     one_by_one = _projections(ledger, batch_size=1, cached_facts=10**9)
     one_by_one.rebuild("all")
-    assert in_batches == _tables(ledger, one_by_one)
+    assert in_batches == view_tables(ledger, one_by_one)
 
     # And a rebuild in large batches with every engine kept.
     large = _projections(ledger, batch_size=1000, cached_facts=10**9)
     large.rebuild("all")
-    assert in_batches == _tables(ledger, large)
+    assert in_batches == view_tables(ledger, large)
 
 
 def test_the_alert_engines_hold_at_most_their_budget_of_facts(ledger: Ledger) -> None:

@@ -7,8 +7,9 @@ zero makes them.
 
 from __future__ import annotations
 
-import json
 from typing import Any
+
+from conftest import view_tables
 
 from ledger.bootstrap import Ledger
 from ledger.sample import generate_events
@@ -18,16 +19,6 @@ from projections.service import Projections
 
 def _ingest(ledger: Ledger, events: list[dict[str, Any]]) -> None:
     ledger.ingest_messages([Message("test", 0, i, event=e) for i, e in enumerate(events)])
-
-
-def _tables(ledger: Ledger, projections: Projections) -> dict[str, list[str]]:
-    out: dict[str, list[str]] = {}
-    with ledger.store.read() as cur:
-        for view in projections.runner.views:
-            for table in view.tables:
-                rows = cur.execute(f"SELECT * FROM {{t:{table}}}").all()
-                out[table] = sorted(json.dumps(r, sort_keys=True, default=str) for r in rows)
-    return out
 
 
 def test_runners_taking_turns_leave_the_views_as_a_rebuild_from_zero(ledger: Ledger):
@@ -41,7 +32,7 @@ def test_runners_taking_turns_leave_the_views_as_a_rebuild_from_zero(ledger: Led
     theirs.catch_up()
     _ingest(ledger, events[2 * third :])
     mine.catch_up()
-    taking_turns = _tables(ledger, mine)
+    taking_turns = view_tables(ledger, mine)
     fresh = Projections(ledger.store, ledger.keys, ledger.codes)
     fresh.rebuild("all")
-    assert taking_turns == _tables(ledger, fresh)
+    assert taking_turns == view_tables(ledger, fresh)

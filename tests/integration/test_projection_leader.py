@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import base64
 import itertools
-import json
 import re
 import secrets
 import signal
@@ -23,7 +22,7 @@ from typing import Any
 
 import psycopg
 import pytest
-from conftest import env_without_ledger_settings
+from conftest import env_without_ledger_settings, view_tables
 from kafka_support import REPO, wait_until
 from serve_support import free_port, http
 
@@ -93,16 +92,6 @@ def pg_ledger(pg: _PgSchema) -> Iterator[Ledger]:
     ledger = Ledger.open(pg.settings())
     yield ledger
     ledger.close()
-
-
-def _view_tables(ledger: Ledger, projections: Projections) -> dict[str, list[str]]:
-    out: dict[str, list[str]] = {}
-    with ledger.store.read() as cur:
-        for view in projections.runner.views:
-            for table in view.tables:
-                rows = cur.execute(f"SELECT * FROM {{t:{table}}}").all()
-                out[table] = sorted(json.dumps(r, sort_keys=True, default=str) for r in rows)
-    return out
 
 
 def _terminate_backend(base_url: str, pid: int | None) -> None:
@@ -281,10 +270,10 @@ def test_the_standby_takes_over_from_a_killed_leader_without_losing_or_repeating
 
     # Every view as a rebuild from zero makes it: no row lost, none repeated.
     projections = Projections(pg_ledger.store, pg_ledger.keys, pg_ledger.codes)
-    followed = _view_tables(pg_ledger, projections)
+    followed = view_tables(pg_ledger, projections)
     assert sum(len(rows) for rows in followed.values()) > 0
     projections.rebuild("all")
-    assert followed == _view_tables(pg_ledger, projections)
+    assert followed == view_tables(pg_ledger, projections)
 
 
 def _min_position(pg: _PgSchema) -> int:
